@@ -1,0 +1,371 @@
+"""The config schema: frozen pydantic models, one per YAML section.
+
+Every section rejects unknown keys, every component has a ``name`` and other components refer to
+it by that name, and the graph (monitors → streams → fields) is checked as a whole at start-up.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from driftd.config.types import Duration, Name, PositiveDuration
+
+NUMERIC_STATISTICS = ("ks", "psi", "js", "wasserstein")
+CATEGORICAL_STATISTICS = ("linf", "psi", "js")
+
+
+class Section(BaseModel):
+    """Base of every config section: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
+    if path is None or path.is_absolute():
+        return path
+    base = (info.context or {}).get("base_dir")
+    return (Path(base) / path) if base else path
+
+
+def _read_secret_file(path: Path, key: str) -> SecretStr:
+    try:
+        return SecretStr(path.read_text(encoding="utf-8").strip())
+    except OSError as exc:
+        raise ValueError(f"cannot read {key} {str(path)!r}: {exc.strerror}") from exc
+
+
+class KafkaSecurity(Section):
+    """How driftd authenticates to the brokers."""
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> KafkaSecurity:
+        if self.sasl_password is not None and self.sasl_password_file is not None:
+            raise ValueError("give sasl_password or sasl_password_file, not both")
+        if self.protocol.startswith("SASL"):
+            if self.sasl_mechanism is None:
+                raise ValueError(f"protocol {self.protocol} needs sasl_mechanism")
+            if self.sasl_username is None:
+                raise ValueError(f"protocol {self.protocol} needs sasl_username")
+            if self.sasl_password is None and self.sasl_password_file is None:
+                raise ValueError(
+                    f"protocol {self.protocol} needs sasl_password or sasl_password_file"
+                )
+        if self.sasl_password_file is not None:
+            path = _resolve(self.sasl_password_file, info)
+            assert path is not None
+            object.__setattr__(self, "sasl_password", _read_secret_file(path, "sasl_password_file"))
+        return self
+
+
+class KafkaConfig(Section):
+    """The consumer: brokers, group, polling and error handling."""
+
+    bootstrap_servers: list[Annotated[str, Field(pattern=r"^[^\s:]+:\d{1,5}$")]] = Field(
+        min_length=1
+    )
+    group_id: str = Field(default="driftd", min_length=1)
+    client_id: str = Field(default="driftd", min_length=1)
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    poll_timeout: PositiveDuration = 0.5
+    max_poll_records: int = Field(default=5000, ge=1, le=1_000_000)
+    session_timeout: PositiveDuration = 10.0
+    heartbeat_interval: PositiveDuration = 3.0
+    max_poll_interval: PositiveDuration = 300.0
+    dead_letter_topic: str | None = None
+    security: KafkaSecurity = KafkaSecurity()
+
+    @model_validator(mode="after")
+    def _check(self) -> KafkaConfig:
+        if self.heartbeat_interval >= self.session_timeout:
+            raise ValueError("heartbeat_interval must be shorter than session_timeout")
+        return self
+
+
+class FieldMapping(Section):
+    """Dotted paths from a JSON event to the fields driftd uses."""
+
+    id: str | None = None
+    timestamp: str | None = None
+    model: str | None = None
+    model_version: str | None = None
+    features: dict[Name, str] | list[str] = Field(default_factory=dict)
+    prediction: str | None = None
+    label: str | None = None
+    segments: dict[Name, str] = Field(default_factory=dict)
+
+    def feature_paths(self) -> dict[str, str]:
+        """Feature name → dotted path; a list entry is named by its last path element."""
+        if isinstance(self.features, dict):
+            return dict(self.features)
+        return {path.rsplit(".", 1)[-1]: path for path in self.features}
+
+    @field_validator("features")
+    @classmethod
+    def _unique_names(cls, value: dict[str, str] | list[str]) -> dict[str, str] | list[str]:
+        if isinstance(value, list):
+            names = [p.rsplit(".", 1)[-1] for p in value]
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(
+                    f"features {duplicates} appear twice by name; use a mapping name: path"
+                )
+        return value
+
+
+class StreamConfig(Section):
+    """A Kafka topic plus a decoder and a field mapping."""
+
+    name: Name
+    topic: str = Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")
+    format: Literal["json"] = "json"
+    timestamp_unit: Literal["s", "ms", "us", "iso8601"] = "ms"
+    fields: FieldMapping
+
+    @model_validator(mode="after")
+    def _paths(self) -> StreamConfig:
+        f = self.fields
+        paths = [
+            getattr(f, role)
+            for role in ("id", "timestamp", "model", "model_version", "prediction", "label")
+        ]
+        paths += list(f.feature_paths().values()) + list(f.segments.values())
+        used = [p for p in paths if p is not None]
+        for path in used:
+            if not path or any(not part for part in path.split(".")):
+                raise ValueError(f"fields: {path!r} is not a dotted path like 'features.age'")
+        for a in used:
+            for b in used:
+                if b.startswith(a + "."):
+                    raise ValueError(f"fields: {a!r} and {b!r} overlap; map leaf values only")
+        return self
+
+
+class CountWindow(Section):
+    """Close a window every ``size`` events."""
+
+    type: Literal["count"]
+    size: int = Field(ge=2, le=10_000_000)
+    min_samples: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> CountWindow:
+        if self.min_samples is not None and self.min_samples > self.size:
+            raise ValueError("min_samples cannot exceed size")
+        return self
+
+
+class TumblingWindow(Section):
+    """Close a window every ``every`` seconds of event time."""
+
+    type: Literal["tumbling"]
+    every: PositiveDuration
+    min_samples: int = Field(default=100, ge=1)
+    max_events: int = Field(default=1_000_000, ge=2)
+    allowed_lateness: Duration = 0.0
+
+
+Window = Annotated[CountWindow | TumblingWindow, Field(discriminator="type")]
+
+
+class StaticThreshold(Section):
+    """A fixed limit on the statistic."""
+
+    type: Literal["static"]
+    value: float
+    min_effect: float | None = Field(default=None, ge=0)
+
+
+class CalibratedThreshold(Section):
+    """A limit from the statistic's null distribution, bootstrapped from the reference."""
+
+    type: Literal["calibrated"]
+    windows_between_false_alarms: float = Field(default=1000.0, ge=1)
+    family_correction: Literal["sidak", "bonferroni", "none"] = "sidak"
+    bootstrap_samples: int = Field(default=400, ge=50, le=100_000)
+    seed: int = 0
+    min_effect: float | None = Field(default=None, ge=0)
+
+
+class AdaptiveThreshold(Section):
+    """A base limit that follows recent no-drift windows (EWMA + k·sigma or a rolling quantile)."""
+
+    type: Literal["adaptive"]
+    base: Annotated[StaticThreshold | CalibratedThreshold, Field(discriminator="type")]
+    method: Literal["ewma", "quantile"] = "ewma"
+    alpha: float = Field(default=0.05, gt=0, le=1)
+    k: float = Field(default=4.0, gt=0)
+    quantile: float = Field(default=0.999, gt=0.5, lt=1)
+    history: int = Field(default=200, ge=10)
+    warmup_windows: int = Field(default=20, ge=2)
+    max_change: float = Field(default=0.5, gt=0, description="largest relative step per window")
+    min_effect: float | None = Field(default=None, ge=0)
+
+
+Threshold = Annotated[
+    StaticThreshold | CalibratedThreshold | AdaptiveThreshold, Field(discriminator="type")
+]
+
+
+class Statistics(Section):
+    """Which statistics run per feature type."""
+
+    numeric: list[Literal["ks", "psi", "js", "wasserstein"]] = Field(
+        default_factory=lambda: ["ks", "psi"], min_length=1
+    )
+    categorical: list[Literal["linf", "psi", "js"]] = Field(
+        default_factory=lambda: ["linf", "psi"], min_length=1
+    )
+
+
+class Thresholds(Section):
+    """The default threshold, overridden per statistic and per feature and statistic."""
+
+    default: Threshold = CalibratedThreshold(type="calibrated")
+    statistics: dict[str, Threshold] = Field(default_factory=dict)
+    features: dict[str, dict[str, Threshold]] = Field(default_factory=dict)
+
+    @field_validator("statistics")
+    @classmethod
+    def _known(cls, value: dict[str, Threshold]) -> dict[str, Threshold]:
+        known = set(NUMERIC_STATISTICS) | set(CATEGORICAL_STATISTICS) | {"schema"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown statistic(s) {unknown}; known: {sorted(known)}")
+        return value
+
+
+class MonitorConfig(Section):
+    """One model (optionally per segment) watched against one reference profile."""
+
+    name: Name
+    streams: list[Name] = Field(min_length=1)
+    model: str | None = Field(default=None, description="only events whose model field equals")
+    reference: Path
+    features: list[str] | Literal["all"] = "all"
+    segment_by: list[Name] = Field(default_factory=list)
+    max_segments: int = Field(default=50, ge=1, le=10_000)
+    window: Window = CountWindow(type="count", size=5000)
+    statistics: Statistics = Statistics()
+    thresholds: Thresholds = Thresholds()
+    prediction_drift: bool = True
+    schema_checks: bool = True
+
+    @field_validator("reference")
+    @classmethod
+    def _reference_path(cls, value: Path, info: ValidationInfo) -> Path:
+        resolved = _resolve(value, info)
+        assert resolved is not None
+        return resolved
+
+
+class HttpConfig(Section):
+    """The HTTP endpoint for /metrics, /healthz, /readyz and /status."""
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=9108, ge=0, le=65535)
+
+
+class StateConfig(Section):
+    """Where durable state (checkpoints) is kept."""
+
+    dir: Path = Path("/var/lib/driftd")
+
+    @field_validator("dir")
+    @classmethod
+    def _dir(cls, value: Path, info: ValidationInfo) -> Path:
+        resolved = _resolve(value, info)
+        assert resolved is not None
+        return resolved
+
+
+class LoggingConfig(Section):
+    """Log level and format (JSON lines for log shippers, or text for a terminal)."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "text"] = "text"
+
+
+class DriftdConfig(Section):
+    """The whole config file."""
+
+    version: Literal[1] = 1
+    kafka: KafkaConfig
+    http: HttpConfig = HttpConfig()
+    state: StateConfig = StateConfig()
+    logging: LoggingConfig = LoggingConfig()
+    streams: list[StreamConfig] = Field(min_length=1)
+    monitors: list[MonitorConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _graph(self) -> DriftdConfig:
+        problems: list[str] = []
+        _unique([s.name for s in self.streams], "streams", problems)
+        _unique([m.name for m in self.monitors], "monitors", problems)
+        streams = {s.name: s for s in self.streams}
+        for i, monitor in enumerate(self.monitors):
+            for name in monitor.streams:
+                if name not in streams:
+                    problems.append(
+                        f"monitors[{i}].streams: no stream named {name!r} "
+                        f"(streams: {sorted(streams)})"
+                    )
+            fed = [streams[n] for n in monitor.streams if n in streams]
+            for seg in monitor.segment_by:
+                if not any(seg in s.fields.segments for s in fed):
+                    problems.append(
+                        f"monitors[{i}].segment_by: {seg!r} is not a segment field of "
+                        f"its streams {monitor.streams}"
+                    )
+            if monitor.model is not None and fed and not all(s.fields.model for s in fed):
+                problems.append(
+                    f"monitors[{i}].model: filtering on model needs fields.model on every stream"
+                )
+            if isinstance(monitor.features, list) and fed:
+                mapped = set().union(*(s.fields.feature_paths() for s in fed))
+                missing = sorted(set(monitor.features) - mapped)
+                if missing:
+                    problems.append(
+                        f"monitors[{i}].features: {missing} are not mapped in fields.features "
+                        "of its streams"
+                    )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def _unique(names: list[str], section: str, problems: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            problems.append(f"{section}: the name {name!r} is used twice")
+        seen.add(name)
+
+
+@cache
+def all_keys() -> list[str]:
+    """Every key of every section, for "did you mean" hints."""
+    keys: set[str] = set()
+    for model in Section.__subclasses__():
+        keys.update(model.model_fields)
+    return sorted(keys)

@@ -1,0 +1,213 @@
+"""The daemon loop: poll, decode, process, then commit.
+
+Each turn of the loop, in this order:
+
+1. poll a batch of records from the source (at most ``kafka.max_poll_records``);
+2. decode each partition's records with its stream's decoder; rejected records are counted
+   and queued to the dead-letter topic;
+3. hand the decoded events to the processor (windows, detectors, verdicts);
+4. flush the dead-letter producer, so every rejected record is acknowledged;
+5. commit the next offset of every partition in the batch.
+
+Offsets are committed last: a crash anywhere before step 5 replays the batch (at-least-once),
+and nothing is committed that was not fully processed. Commits happen before the next poll, so a
+rebalance (which runs inside poll) never revokes a partition with processed but uncommitted
+records.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from kafka.errors import KafkaError
+
+from driftd.config.models import DriftdConfig, StreamConfig
+from driftd.deadletter import DeadLetters
+from driftd.decoding import DecodedBatch, StreamDecoder
+from driftd.errors import DriftdError
+from driftd.health import Health
+from driftd.metrics import Metrics
+from driftd.sources.base import Partition, Source
+
+log = logging.getLogger(__name__)
+
+
+class Processor(Protocol):
+    """What the loop hands decoded events to."""
+
+    def process(self, stream: StreamConfig, batch: DecodedBatch) -> None: ...
+    def status(self) -> dict[str, Any]: ...
+
+
+class CountingProcessor:
+    """A processor that only counts events; used when no monitors are configured."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, int] = {}
+
+    def process(self, stream: StreamConfig, batch: DecodedBatch) -> None:
+        """Count the events of a batch per stream."""
+        self.events[stream.name] = self.events.get(stream.name, 0) + len(batch)
+
+    def status(self) -> dict[str, Any]:
+        """Events seen per stream."""
+        return {"events": dict(self.events)}
+
+
+class Daemon:
+    """Runs the loop over an injected source until ``stop()`` (or SIGTERM/SIGINT)."""
+
+    def __init__(
+        self,
+        config: DriftdConfig,
+        source_factory: Callable[[Callable[[set[Partition], set[Partition]], None]], Source],
+        processor: Processor,
+        metrics: Metrics,
+        health: Health,
+        *,
+        dead_letters: DeadLetters | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.processor = processor
+        self.metrics = metrics
+        self.health = health
+        self._dead_letters = dead_letters
+        self._clock = clock
+        self._stop = threading.Event()
+        self._by_topic: dict[str, list[tuple[StreamConfig, StreamDecoder]]] = {}
+        for stream in config.streams:
+            self._by_topic.setdefault(stream.topic, []).append((stream, StreamDecoder(stream)))
+            metrics.records_consumed.labels(stream=stream.name)
+            metrics.events_decoded.labels(stream=stream.name)
+        self._assigned: set[Partition] = set()
+        self.health.set_condition("partitions_assigned", False)
+        self._source = source_factory(self._on_assignment)
+        self._last_lag = 0.0
+
+    @property
+    def topics(self) -> list[str]:
+        """Every topic a stream reads."""
+        return sorted(self._by_topic)
+
+    def stop(self) -> None:
+        """Ask the loop to finish its current turn, commit and return."""
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop the loop cleanly (commit, close, exit 0)."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, _frame: self._on_signal(signum))
+
+    def _on_signal(self, signum: int) -> None:
+        log.info(
+            "received %s: finishing the current batch, committing and exiting",
+            signal.Signals(signum).name,
+        )
+        self.stop()
+
+    def _on_assignment(self, assigned: set[Partition], revoked: set[Partition]) -> None:
+        # Called on kafka-python's IO thread; only bookkeeping here.
+        self._assigned = (self._assigned - revoked) | assigned
+        if assigned or not revoked:
+            self.health.set_condition("partitions_assigned", True)
+        self.metrics.assigned_partitions.set(len(self._assigned))
+        if assigned:
+            log.info("partitions assigned: %s", sorted(assigned))
+        if revoked:
+            log.info("partitions revoked: %s", sorted(revoked))
+
+    def run(self) -> int:
+        """Run until stopped; returns the process exit code."""
+        self.health.set_condition("starting", True)
+        try:
+            while not self._stop.is_set():
+                self.health.beat()
+                self.run_once()
+        finally:
+            self._shutdown()
+        return 0
+
+    def run_once(self) -> int:
+        """One turn of the loop (steps 1-5 of the module docstring); returns records read."""
+        try:
+            batch = self._source.poll(self.config.kafka.poll_timeout)
+        except KafkaError as exc:
+            # The broker being away is not fatal: kafka-python reconnects on the next poll.
+            log.warning("poll failed, retrying: %s", exc)
+            self._stop.wait(1.0)
+            return 0
+        self._report_lag()
+        if not batch:
+            return 0
+        started = time.perf_counter()
+        offsets: dict[Partition, int] = {}
+        count = 0
+        for partition, records in batch.items():
+            count += len(records)
+            for stream, decoder in self._by_topic.get(partition.topic, ()):
+                self._process(partition, records, stream, decoder)
+            offsets[partition] = records[-1].offset + 1
+        if self._dead_letters is not None:
+            self._dead_letters.flush()
+        self._commit(offsets)
+        self.metrics.poll_batches.inc()
+        self.metrics.batch_duration.observe(time.perf_counter() - started)
+        return count
+
+    def _process(
+        self, partition: Partition, records: Any, stream: StreamConfig, decoder: StreamDecoder
+    ) -> None:
+        values = [r.value for r in records]
+        decoded = decoder.decode(values)
+        self.metrics.records_consumed.labels(stream=stream.name).inc(len(values))
+        self.metrics.events_decoded.labels(stream=stream.name).inc(len(decoded))
+        for rejected in decoded.rejected:
+            self.metrics.records_rejected.labels(
+                stream=stream.name, reason=rejected.error.reason
+            ).inc()
+            if self._dead_letters is not None:
+                record = records[rejected.index]
+                self._dead_letters.send(partition, record.offset, record.value, rejected.error)
+                self.metrics.dead_letters.labels(stream=stream.name).inc()
+        if decoded.rejected:
+            log.debug(
+                "%s: %d record(s) rejected in %s", stream.name, len(decoded.rejected), partition
+            )
+        if len(decoded):
+            newest = float(decoded.timestamps.max()) if decoded.timestamps.size else float("nan")
+            if not math.isnan(newest):
+                self.metrics.last_event_timestamp.labels(stream=stream.name).set(newest)
+            self.processor.process(stream, decoded)
+
+    def _commit(self, offsets: dict[Partition, int]) -> None:
+        try:
+            self._source.commit(offsets)
+            self.metrics.commits.inc()
+        except (KafkaError, DriftdError) as exc:
+            # The records will be delivered again after a rebalance or restart: at-least-once.
+            self.metrics.commit_failures.inc()
+            log.warning("offset commit failed (records may be replayed): %s", exc)
+
+    def _report_lag(self) -> None:
+        now = self._clock()
+        if now - self._last_lag < 5.0 or not hasattr(self._source, "lag"):
+            return
+        self._last_lag = now
+        for partition, lag in self._source.lag().items():
+            self.metrics.consumer_lag.labels(
+                topic=partition.topic, partition=str(partition.partition)
+            ).set(lag)
+
+    def _shutdown(self) -> None:
+        self.health.set_condition("stopping", False)
+        try:
+            self._source.close()
+        finally:
+            log.info("driftd stopped")

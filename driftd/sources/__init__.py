@@ -1,0 +1,1 @@
+"""Where events come from: Kafka in production, files for replay and the demo."""

@@ -1,0 +1,48 @@
+"""The Source contract the daemon loop consumes from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class RecordLike(Protocol):
+    """What the loop reads from a record (kafka-python's ConsumerRecord satisfies it)."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def timestamp(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Partition:
+    """A topic partition, the unit of ordering and of offset commits."""
+
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A record from a non-Kafka source (replay, demo, tests)."""
+
+    offset: int
+    value: bytes | None
+    timestamp: int = 0
+    key: bytes | None = None
+
+
+Batch = dict[Partition, Sequence[RecordLike]]
+AssignmentListener = Callable[[set[Partition], set[Partition]], None]
+
+
+class Source(Protocol):
+    """Polls batches of records and commits the next offsets to read."""
+
+    def poll(self, timeout_s: float) -> Batch: ...
+    def commit(self, offsets: dict[Partition, int]) -> None: ...
+    def close(self) -> None: ...

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: set up the venv, fetch the Kafka broker jars, lint, run every test.
+# Integration tests start a real Kafka broker (set DRIFTD_TEST_BOOTSTRAP=host:port to use yours).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+python -c "from tests.kafka.broker import fetch_jars; print('kafka broker jars:', fetch_jars())"
+ruff check .
+ruff format --check .
+python -m pytest "$@"

@@ -1,0 +1,230 @@
+"""Config loading: the shipped examples validate, and bad configs get a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from driftd.cli import main
+from driftd.config import load_config, parse_config, parse_duration
+from driftd.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD = """
+kafka: {bootstrap_servers: ["127.0.0.1:9092"]}
+streams:
+  - name: p
+    topic: preds
+    fields: {id: id, features: {a: f.a, b: f.b}, segments: {country: meta.country}}
+monitors:
+  - {name: m, streams: [p], reference: r.profile}
+"""
+
+
+def _problems(text: str, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, env=env or {})
+    return info.value.problems
+
+
+@pytest.mark.parametrize("name", ["minimal.yaml", "full.yaml"])
+def test_shipped_configs_validate(name: str) -> None:
+    config = load_config(ROOT / "configs" / name, env={})
+    assert config.streams[0].topic == "model.predictions"
+    assert config.kafka.bootstrap_servers == ["127.0.0.1:9092"]
+
+
+def test_full_config_sets_every_key_it_documents() -> None:
+    config = load_config(ROOT / "configs" / "full.yaml", env={"DRIFTD_BOOTSTRAP": "k:1"})
+    monitor = config.monitors[0]
+    assert config.kafka.bootstrap_servers == ["k:1"]
+    assert config.kafka.poll_timeout == 0.5
+    assert config.kafka.max_poll_interval == 300.0
+    assert monitor.window.type == "count"
+    assert monitor.thresholds.features["amount"]["ks"].type == "adaptive"
+    # Relative paths are relative to the config file, not to the working directory.
+    assert monitor.reference.resolve() == ROOT / "tests" / "data" / "fraud.profile"
+
+
+def test_good_config_defaults() -> None:
+    config = parse_config(GOOD, env={})
+    assert config.kafka.group_id == "driftd"
+    assert config.monitors[0].window.size == 5000
+    assert config.monitors[0].statistics.numeric == ["ks", "psi"]
+    assert config.streams[0].fields.feature_paths() == {"a": "f.a", "b": "f.b"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # 1. not YAML at all
+        ("kafka: [unclosed", "invalid YAML at line 1"),
+        # 2. a list at the top level
+        ("- a\n- b", "top level must be a mapping"),
+        # 3. kafka section missing
+        ("streams: [{name: p, topic: t, fields: {}}]", "kafka: required key is missing"),
+        # 4. typo in a key, with a suggestion
+        (
+            GOOD.replace("bootstrap_servers", "bootstrap_server"),
+            "kafka.bootstrap_server: unknown key 'bootstrap_server' "
+            "(did you mean 'bootstrap_servers'?)",
+        ),
+        # 5. broker address without a port
+        (GOOD.replace('"127.0.0.1:9092"', '"localhost"'), "kafka.bootstrap_servers[0]"),
+        # 6. bad duration
+        (
+            GOOD.replace("kafka: {", "kafka: {poll_timeout: soon, "),
+            "kafka.poll_timeout: invalid duration 'soon'",
+        ),
+        # 7. negative duration
+        (GOOD.replace("kafka: {", "kafka: {session_timeout: -5s, "), "kafka.session_timeout"),
+        # 8. heartbeat longer than the session
+        (
+            GOOD.replace("kafka: {", "kafka: {heartbeat_interval: 20s, "),
+            "heartbeat_interval must be shorter than session_timeout",
+        ),
+        # 9. a monitor reading a stream that does not exist
+        (
+            GOOD.replace("streams: [p]", "streams: [nope]"),
+            "monitors[0].streams: no stream named 'nope'",
+        ),
+        # 10. two streams with the same name
+        (
+            GOOD.replace("streams:\n", "streams:\n  - {name: p, topic: x, fields: {}}\n", 1),
+            "streams: the name 'p' is used twice",
+        ),
+        # 11. unknown window type
+        (
+            GOOD.replace(
+                "reference: r.profile}", "reference: r.profile, window: {type: sliding, size: 5}}"
+            ),
+            "monitors[0].window",
+        ),
+        # 12. window smaller than its minimum
+        (
+            GOOD.replace(
+                "reference: r.profile}",
+                "reference: r.profile, window: {type: count, size: 10, min_samples: 50}}",
+            ),
+            "min_samples cannot exceed size",
+        ),
+        # 13. unknown statistic
+        (
+            GOOD.replace(
+                "reference: r.profile}", "reference: r.profile, statistics: {numeric: [ks, tvd]}}"
+            ),
+            "monitors[0].statistics.numeric[1]",
+        ),
+        # 14. static threshold without its value
+        (
+            GOOD.replace(
+                "reference: r.profile}",
+                "reference: r.profile, thresholds: {default: {type: static}}}",
+            ),
+            "monitors[0].thresholds.default.value: required key is missing",
+        ),
+        # 15. segment that no stream maps
+        (
+            GOOD.replace("reference: r.profile}", "reference: r.profile, segment_by: [region]}"),
+            "monitors[0].segment_by: 'region' is not a segment field",
+        ),
+        # 16. feature list naming an unmapped feature
+        (
+            GOOD.replace("reference: r.profile}", "reference: r.profile, features: [a, zz]}"),
+            "monitors[0].features: ['zz'] are not mapped",
+        ),
+        # 17. SASL without credentials
+        (
+            GOOD.replace(
+                "kafka: {", "kafka: {security: {protocol: SASL_SSL, sasl_mechanism: PLAIN}, "
+            ),
+            "needs sasl_username",
+        ),
+        # 18. environment variable not set
+        (
+            GOOD.replace('"127.0.0.1:9092"', '"${NO_SUCH_VAR}"'),
+            "kafka.bootstrap_servers[0]: environment variable NO_SUCH_VAR is not set",
+        ),
+        # 19. overlapping field paths
+        (GOOD.replace("id: id,", "id: f,"), "'f' and 'f.a' overlap"),
+        # 20. invalid topic name
+        (GOOD.replace("topic: preds", "topic: 'has space'"), "streams[0].topic"),
+        # 21. wrong config version
+        ("version: 2\n" + GOOD, "version"),
+        # 22. adaptive threshold with an out-of-range alpha
+        (
+            GOOD.replace(
+                "reference: r.profile}",
+                "reference: r.profile, thresholds: {default: "
+                "{type: adaptive, alpha: 2, base: {type: static, value: 1}}}}",
+            ),
+            "monitors[0].thresholds.default.alpha",
+        ),
+        # 23. a secret file that cannot be read
+        (
+            GOOD.replace(
+                "kafka: {",
+                "kafka: {security: {protocol: SASL_SSL, sasl_mechanism: PLAIN, "
+                "sasl_username: u, sasl_password_file: /nonexistent/pw}, ",
+            ),
+            "cannot read sasl_password_file '/nonexistent/pw'",
+        ),
+    ],
+)
+def test_bad_config_is_named_by_key_path(text: str, expected: str) -> None:
+    problems = _problems(text)
+    assert any(expected in p for p in problems), problems
+
+
+def test_every_error_is_reported_at_once() -> None:
+    text = GOOD.replace("kafka: {", "kafka: {poll_timeout: x, group_idd: g, ").replace(
+        "reference: r.profile}", "reference: r.profile, window: {type: count, size: 1}}"
+    )
+    problems = _problems(text)
+    assert len(problems) == 3, problems
+
+
+def test_env_expansion_and_default() -> None:
+    text = GOOD.replace('"127.0.0.1:9092"', '"${BROKER}", "${OTHER:-b:2}"')
+    config = parse_config(text, env={"BROKER": "a:1"})
+    assert config.kafka.bootstrap_servers == ["a:1", "b:2"]
+
+
+def test_secret_from_file_is_read_and_hidden(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    text = GOOD.replace(
+        "kafka: {",
+        "kafka: {security: {protocol: SASL_SSL, sasl_mechanism: PLAIN, sasl_username: u, "
+        f"sasl_password_file: {secret}}}, ",
+    )
+    config = parse_config(text, env={})
+    password = config.kafka.security.sasl_password
+    assert password is not None
+    assert password.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(config)
+
+
+def test_config_is_frozen() -> None:
+    config = parse_config(GOOD, env={})
+    with pytest.raises(ValueError, match="frozen"):
+        config.kafka.group_id = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("250ms", 0.25), ("30s", 30.0), ("5m", 300.0), ("2h", 7200.0), ("1d", 86400.0), (7, 7.0)],
+)
+def test_durations(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "-c", str(ROOT / "configs" / "full.yaml")]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("kafka: {", "kafka: {poll_timeout: 1y, "))
+    assert main(["check-config", "-c", str(bad)]) == 2
+    assert "kafka.poll_timeout: invalid duration '1y'" in capsys.readouterr().err
+    assert main(["check-config", "-c", str(tmp_path / "missing.yaml")]) == 2
