@@ -24,6 +24,32 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file; exit 2 on errors")
     check.add_argument("-c", "--config", required=True, help="config file (YAML)")
+
+    replay = sub.add_parser("replay", help="run a config's monitors over a JSONL/Parquet file")
+    replay.add_argument("-c", "--config", required=True, help="config file (YAML)")
+    replay.add_argument("--input", required=True, help="events (.jsonl or .parquet)")
+    replay.add_argument("--stream", help="stream the events belong to (default: the first)")
+    replay.add_argument("--output", help="write every verdict as JSON lines here")
+    replay.add_argument("--batch-size", type=int, default=5000)
+
+    ref = sub.add_parser("reference", help="build or show reference profiles")
+    ref_sub = ref.add_subparsers(dest="reference_command", required=True, metavar="ACTION")
+    build = ref_sub.add_parser("build", help="build a profile from CSV, Parquet or JSONL")
+    build.add_argument("--input", required=True, help="training data (.csv, .parquet, .jsonl)")
+    build.add_argument("--out", required=True, help="profile file to write")
+    build.add_argument("--config", help="YAML with build options (types, exclude, label, ...)")
+    build.add_argument("--label", help="label column (enables reference performance)")
+    build.add_argument("--prediction", help="prediction column")
+    build.add_argument("--id", help="id column (excluded from the features)")
+    build.add_argument("--exclude", action="append", default=[], help="column to skip")
+    build.add_argument("--categorical", action="append", default=[], help="force categorical")
+    build.add_argument("--numeric", action="append", default=[], help="force numeric")
+    build.add_argument("--bins", type=int, help="quantile bins per numeric feature (10)")
+    build.add_argument("--ks-sample-size", type=int, help="sorted KS sample size (20000)")
+    build.add_argument("--max-categories", type=int, help="categories kept per feature (50)")
+    build.add_argument("--quiet", action="store_true", help="no progress output")
+    show = ref_sub.add_parser("show", help="print a readable summary of a profile")
+    show.add_argument("profile")
     return parser
 
 
@@ -35,9 +61,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check_config(args.config)
         if args.command == "run":
             return _run(args.config)
+        if args.command == "reference":
+            return _reference(args)
+        if args.command == "replay":
+            return _replay(args)
     except ConfigError as exc:
         print(f"driftd: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error of ours.
+        sys.stderr.close()
+        return 0
     except DriftdError as exc:
         print(f"driftd: {exc}", file=sys.stderr)
         return 1
@@ -45,9 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check_config(path: str) -> int:
+    from driftd.app import build_processor
     from driftd.config import load_config
 
     config = load_config(path)
+    # Profiles are loaded and monitors built (features, thresholds), but Kafka is not touched.
+    build_processor(config, registry=None, warm=False)
     print(f"{path}: ok ({len(config.streams)} stream(s), {len(config.monitors)} monitor(s))")
     return 0
 
@@ -60,3 +97,52 @@ def _run(path: str) -> int:
     config = load_config(path)
     setup_logging(config.logging.level, config.logging.format)
     return app.run(config)
+
+
+def _reference(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from driftd.reference import describe, load_profile, save_profile
+    from driftd.reference.build import (
+        BuildOptions,
+        build_profile,
+        load_build_options,
+        progress_printer,
+    )
+
+    if args.reference_command == "show":
+        print(describe(load_profile(args.profile)))
+        return 0
+    options = load_build_options(args.config) if args.config else BuildOptions()
+    types = dict(options.types)
+    types.update(dict.fromkeys(args.categorical, "categorical"))
+    types.update(dict.fromkeys(args.numeric, "numeric"))
+    overrides = {
+        "types": types,
+        "exclude": options.exclude | frozenset(args.exclude),
+        "label": args.label or options.label,
+        "prediction": args.prediction or options.prediction,
+        "id_column": args.id or options.id_column,
+    }
+    for key in ("bins", "ks_sample_size", "max_categories"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    options = replace(options, **overrides)
+    progress = None if args.quiet or not sys.stderr.isatty() else progress_printer()
+    profile = build_profile(args.input, options, progress=progress)
+    if progress is not None:
+        print(file=sys.stderr)
+    path = save_profile(profile, args.out)
+    print(f"wrote {path}")
+    print(describe(profile))
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from driftd.config import load_config
+    from driftd.replay import replay
+
+    config = load_config(args.config)
+    report = replay(config, args.input, args.stream, output=args.output, batch_size=args.batch_size)
+    print(report.summary())
+    return 0

@@ -6,7 +6,7 @@ Each turn of the loop, in this order:
 2. decode each partition's records with its stream's decoder; rejected records are counted
    and queued to the dead-letter topic;
 3. hand the decoded events to the processor (windows, detectors, verdicts);
-4. flush the dead-letter producer, so every rejected record is acknowledged;
+4. flush the dead-letter and drift-event producers, so everything sent is acknowledged;
 5. commit the next offset of every partition in the batch.
 
 Offsets are committed last: a crash anywhere before step 5 replays the batch (at-least-once),
@@ -34,6 +34,7 @@ from driftd.errors import DriftdError
 from driftd.health import Health
 from driftd.metrics import Metrics
 from driftd.sources.base import Partition, Source
+from driftd.systemd import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class Daemon:
         health: Health,
         *,
         dead_letters: DeadLetters | None = None,
+        before_commit: list[Callable[[], None]] | None = None,
+        notifier: Notifier | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -79,6 +82,9 @@ class Daemon:
         self.metrics = metrics
         self.health = health
         self._dead_letters = dead_letters
+        self._before_commit = list(before_commit or [])
+        self._notifier = notifier or Notifier({})
+        self._told_ready = False
         self._clock = clock
         self._stop = threading.Event()
         self._by_topic: dict[str, list[tuple[StreamConfig, StreamDecoder]]] = {}
@@ -126,13 +132,24 @@ class Daemon:
     def run(self) -> int:
         """Run until stopped; returns the process exit code."""
         self.health.set_condition("starting", True)
+        watchdog = self._notifier.start_watchdog(self.health.alive)
         try:
             while not self._stop.is_set():
                 self.health.beat()
                 self.run_once()
+                self._report_ready()
         finally:
+            if watchdog is not None:
+                watchdog.set()
             self._shutdown()
         return 0
+
+    def _report_ready(self) -> None:
+        ready, _ = self.health.ready()
+        self.metrics.ready.set(1.0 if ready else 0.0)
+        if ready and not self._told_ready:
+            self._told_ready = True
+            self._notifier.ready(f"consuming {', '.join(self.topics)}")
 
     def run_once(self) -> int:
         """One turn of the loop (steps 1-5 of the module docstring); returns records read."""
@@ -156,6 +173,8 @@ class Daemon:
             offsets[partition] = records[-1].offset + 1
         if self._dead_letters is not None:
             self._dead_letters.flush()
+        for flush in self._before_commit:
+            flush()
         self._commit(offsets)
         self.metrics.poll_batches.inc()
         self.metrics.batch_duration.observe(time.perf_counter() - started)
@@ -207,6 +226,7 @@ class Daemon:
 
     def _shutdown(self) -> None:
         self.health.set_condition("stopping", False)
+        self._notifier.stopping()
         try:
             self._source.close()
         finally:

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from driftd.config.types import Duration, Name, PositiveDuration
+from driftd.config.types import Name, PositiveDuration
 
 NUMERIC_STATISTICS = ("ks", "psi", "js", "wasserstein")
 CATEGORICAL_STATISTICS = ("linf", "psi", "js")
@@ -182,7 +182,6 @@ class TumblingWindow(Section):
     every: PositiveDuration
     min_samples: int = Field(default=100, ge=1)
     max_events: int = Field(default=1_000_000, ge=2)
-    allowed_lateness: Duration = 0.0
 
 
 Window = Annotated[CountWindow | TumblingWindow, Field(discriminator="type")]
@@ -306,6 +305,13 @@ class LoggingConfig(Section):
     format: Literal["json", "text"] = "text"
 
 
+class EventsConfig(Section):
+    """Publishing verdicts to a Kafka topic for downstream pipelines."""
+
+    topic: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")
+    only_drift: bool = False
+
+
 class DriftdConfig(Section):
     """The whole config file."""
 
@@ -314,6 +320,7 @@ class DriftdConfig(Section):
     http: HttpConfig = HttpConfig()
     state: StateConfig = StateConfig()
     logging: LoggingConfig = LoggingConfig()
+    events: EventsConfig = EventsConfig()
     streams: list[StreamConfig] = Field(min_length=1)
     monitors: list[MonitorConfig] = Field(default_factory=list)
 

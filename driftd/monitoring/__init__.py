@@ -1,0 +1,1 @@
+"""From decoded events to drift verdicts: columns, windows, statistics, thresholds, monitors."""

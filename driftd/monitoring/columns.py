@@ -1,0 +1,150 @@
+"""Raw JSON columns to typed arrays, counting schema violations against the profile on the way.
+
+A numeric column becomes float64 with NaN where the value is unusable; a categorical column
+becomes int32 codes into the profile's domain, with the last code for "other" (unseen) and -1
+for missing. Each conversion also returns the schema anomaly counts of the batch, so data
+quality costs no second pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from driftd.reference.profile import FeatureProfile
+
+ANOMALIES = ("missing", "wrong_type", "not_finite", "out_of_range", "unseen_category")
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaCounts:
+    """Schema anomalies of one feature in one batch (or window, once added up)."""
+
+    missing: int = 0
+    wrong_type: int = 0
+    not_finite: int = 0
+    out_of_range: int = 0
+    unseen_category: int = 0
+
+    def __add__(self, other: SchemaCounts) -> SchemaCounts:
+        return SchemaCounts(
+            self.missing + other.missing,
+            self.wrong_type + other.wrong_type,
+            self.not_finite + other.not_finite,
+            self.out_of_range + other.out_of_range,
+            self.unseen_category + other.unseen_category,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        """Counts by anomaly name."""
+        return {name: getattr(self, name) for name in ANOMALIES}
+
+
+class NumericColumn:
+    """Converts one numeric feature's raw values against its reference range."""
+
+    def __init__(self, feature: FeatureProfile) -> None:
+        assert feature.numeric is not None
+        self.name = feature.name
+        self.low = feature.numeric.minimum
+        self.high = feature.numeric.maximum
+
+    def convert(self, raw: list[Any]) -> tuple[np.ndarray, SchemaCounts]:
+        """float64 values (NaN where missing, wrong type or not finite) and the anomalies."""
+        missing = raw.count(None)
+        wrong = 0
+        try:
+            # Fast path: ints, floats and None convert in C; None becomes NaN.
+            values = np.array(raw, dtype=np.float64)
+            if values.ndim != 1:
+                raise TypeError("nested values")
+            if True in raw or False in raw:
+                # bools are ints to numpy, but a bool where a number belongs is a schema error.
+                raise TypeError("booleans present")
+        except (TypeError, ValueError):
+            values, wrong = self._slow(raw)
+        nan = np.isnan(values)
+        n_nan = int(nan.sum())
+        infinite = np.isinf(values)
+        n_inf = int(infinite.sum())
+        not_finite = n_nan - missing - wrong + n_inf
+        if n_inf:
+            values[infinite] = np.nan
+        finite = values[~np.isnan(values)]
+        out = int(((finite < self.low) | (finite > self.high)).sum()) if finite.size else 0
+        return values, SchemaCounts(missing, wrong, not_finite, out, 0)
+
+    @staticmethod
+    def _slow(raw: list[Any]) -> tuple[np.ndarray, int]:
+        values = np.empty(len(raw), dtype=np.float64)
+        wrong = 0
+        for i, v in enumerate(raw):
+            if v is None:
+                values[i] = math.nan
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                values[i] = float(v)
+            else:
+                values[i] = math.nan
+                wrong += 1
+        return values, wrong
+
+
+class CategoricalColumn:
+    """Converts one categorical feature's raw values to codes of the reference domain."""
+
+    def __init__(self, feature: FeatureProfile) -> None:
+        cat = feature.categorical
+        assert cat is not None
+        self.name = feature.name
+        self.other = len(cat.domain)
+        # Conversion marks unseen values with other + 1, then folds them into "other".
+        self._unseen = self.other + 1 if cat.complete else self.other
+        index: dict[Any, int] = {}
+        for code, category in [*enumerate(cat.domain), *((self.other, k) for k in cat.known_other)]:
+            index[category] = code
+            # Categories read from CSV/Parquet are kept as text; JSON may carry them as numbers.
+            if category.lstrip("-").isdigit():
+                index.setdefault(int(category), code)
+            if category in {"true", "false"}:
+                index.setdefault(category == "true", code)
+        self._index = index
+
+    def convert(self, raw: list[Any]) -> tuple[np.ndarray, SchemaCounts]:
+        """int32 codes (-1 for missing or wrong type, ``other`` for unseen) and the anomalies."""
+        get = self._index.get
+        unseen_code = self._unseen
+        try:
+            if any(type(v) is float for v in raw):
+                # A float where a category belongs is a type error (categories are text or ints).
+                raise TypeError("float category")
+            codes = np.fromiter(
+                (-1 if v is None else get(v, unseen_code) for v in raw),
+                dtype=np.int32,
+                count=len(raw),
+            )
+            wrong = 0
+        except TypeError:  # an unhashable value or a float somewhere in the batch
+            codes, wrong = self._slow(raw)
+        missing = raw.count(None)
+        unseen = 0
+        if unseen_code != self.other:
+            is_unseen = codes == unseen_code
+            unseen = int(is_unseen.sum())
+            codes[is_unseen] = self.other
+        return codes, SchemaCounts(missing, wrong, 0, 0, unseen)
+
+    def _slow(self, raw: list[Any]) -> tuple[np.ndarray, int]:
+        codes = np.empty(len(raw), dtype=np.int32)
+        wrong = 0
+        for i, v in enumerate(raw):
+            if v is None:
+                codes[i] = -1
+            elif isinstance(v, str | int):
+                codes[i] = self._index.get(v, self._unseen)
+            else:
+                codes[i] = -1
+                wrong += 1
+        return codes, wrong

@@ -1,0 +1,160 @@
+"""Where verdicts go: Prometheus gauges, a Kafka topic of drift events, the log."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Protocol
+
+import msgspec
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from driftd.records import State, Verdict
+
+log = logging.getLogger(__name__)
+
+
+class VerdictSink(Protocol):
+    """Receives the verdicts of each closed window."""
+
+    def publish(self, verdicts: list[Verdict]) -> None: ...
+
+
+def segment_label(verdict: Verdict) -> str:
+    """The segment as one bounded label value: ``country=DE`` or ``all``."""
+    return ",".join(f"{k}={v}" for k, v in verdict.segment) or "all"
+
+
+class MetricsSink:
+    """Current statistic, limit and state per monitor/segment/feature/statistic as gauges.
+
+    Label cardinality is bounded by the config: monitors × ``max_segments`` × features ×
+    statistics; no event ids or values ever become labels.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        labels = ["monitor", "segment", "feature", "statistic"]
+        self.value = Gauge(
+            "driftd_drift_statistic", "Latest value of a drift statistic", labels, registry=registry
+        )
+        self.limit = Gauge(
+            "driftd_drift_limit", "Limit the statistic is compared with", labels, registry=registry
+        )
+        self.detected = Gauge(
+            "driftd_drift_detected",
+            "1 when the latest window is in drift",
+            labels,
+            registry=registry,
+        )
+        self.windows = Counter(
+            "driftd_windows_evaluated",
+            "Closed windows per monitor and result",
+            ["monitor", "result"],
+            registry=registry,
+        )
+        self.schema = Counter(
+            "driftd_schema_anomalies",
+            "Schema anomalies per monitor, feature and anomaly",
+            ["monitor", "feature", "anomaly"],
+            registry=registry,
+        )
+
+    def publish(self, verdicts: list[Verdict]) -> None:
+        """Set the gauges from one window's verdicts."""
+        drift = False
+        for v in verdicts:
+            key = (v.monitor, segment_label(v), v.feature, v.statistic)
+            if v.state is State.INSUFFICIENT:
+                continue
+            self.value.labels(*key).set(v.value)
+            self.limit.labels(*key).set(v.limit)
+            self.detected.labels(*key).set(1.0 if v.drifted else 0.0)
+            drift = drift or v.drifted
+            if v.kind == "schema" and v.detail:
+                for part in v.detail.split(", "):
+                    anomaly, count = part.split("=")
+                    self.schema.labels(v.monitor, v.feature, anomaly).inc(int(count))
+        if verdicts:
+            self.windows.labels(verdicts[0].monitor, "drift" if drift else "ok").inc()
+
+
+def verdict_document(v: Verdict) -> dict[str, Any]:
+    """A verdict as a JSON-ready document (the drift-events topic and replay output)."""
+
+    def num(x: float | None) -> float | None:
+        return None if x is None or math.isnan(x) else x
+
+    return {
+        "monitor": v.monitor,
+        "segment": dict(v.segment),
+        "feature": v.feature,
+        "statistic": v.statistic,
+        "kind": v.kind,
+        "state": v.state.value,
+        "value": num(v.value),
+        "limit": num(v.limit),
+        "pvalue": num(v.pvalue),
+        "window": {
+            "index": v.window_index,
+            "size": v.window_size,
+            "start": num(v.window_start),
+            "end": num(v.window_end),
+        },
+        "detail": v.detail,
+    }
+
+
+class KafkaVerdictSink:
+    """Publishes every verdict of every window as JSON to a topic, keyed by monitor."""
+
+    def __init__(self, producer: Any, topic: str, only_drift: bool = False) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._only_drift = only_drift
+        self._encode = msgspec.json.Encoder().encode
+
+    def publish(self, verdicts: list[Verdict]) -> None:
+        """Queue the verdicts (flushed by the daemon before it commits offsets)."""
+        for v in verdicts:
+            if self._only_drift and not v.drifted:
+                continue
+            self._producer.send(
+                self._topic, key=v.monitor.encode(), value=self._encode(verdict_document(v))
+            )
+
+    def flush(self) -> None:
+        """Wait for the broker to acknowledge every queued event."""
+        self._producer.flush()
+
+
+class LogSink:
+    """Logs each change of state of a (monitor, segment, feature, statistic)."""
+
+    def __init__(self) -> None:
+        self._state: dict[tuple[str, str, str, str], State] = {}
+
+    def publish(self, verdicts: list[Verdict]) -> None:
+        """Log transitions into and out of drift."""
+        for v in verdicts:
+            key = (v.monitor, segment_label(v), v.feature, v.statistic)
+            before = self._state.get(key, State.OK)
+            if v.state is State.INSUFFICIENT or v.state is before:
+                continue
+            self._state[key] = v.state
+            if v.drifted:
+                log.warning(
+                    "drift: monitor=%s segment=%s feature=%s %s=%.4g > limit %.4g (%s)",
+                    *key[:3],
+                    v.statistic,
+                    v.value,
+                    v.limit,
+                    v.detail,
+                )
+            else:
+                log.info(
+                    "drift over: monitor=%s segment=%s feature=%s %s=%.4g <= limit %.4g",
+                    *key[:3],
+                    v.statistic,
+                    v.value,
+                    v.limit,
+                )

@@ -1,0 +1,191 @@
+"""Count-based and event-time tumbling windows on preallocated columnar buffers.
+
+A window keeps numeric features as one float64 matrix and categorical features as one int32
+matrix, filled a batch slice at a time; no per-event Python object is kept. A closed window is
+handed to the evaluator as views into the buffers and evaluated before the buffers are reused.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from driftd.monitoring.columns import SchemaCounts
+
+
+@dataclass(frozen=True)
+class ClosedWindow:
+    """The events of one closed window (views, valid only during evaluation)."""
+
+    index: int
+    numeric: np.ndarray
+    categorical: np.ndarray
+    schema: tuple[SchemaCounts, ...]
+    start: float
+    end: float
+
+    @property
+    def size(self) -> int:
+        """Number of events in the window."""
+        return int(self.numeric.shape[0])
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A slice of converted batch rows destined for one window buffer."""
+
+    numeric: np.ndarray
+    categorical: np.ndarray
+    times: np.ndarray
+    schema: tuple[SchemaCounts, ...]
+
+
+OnClose = Callable[[ClosedWindow], None]
+
+
+class _Buffer:
+    def __init__(self, capacity: int, n_numeric: int, n_categorical: int, n_schema: int) -> None:
+        self.numeric = np.empty((capacity, n_numeric), dtype=np.float64)
+        self.categorical = np.empty((capacity, n_categorical), dtype=np.int32)
+        self.fill = 0
+        self.schema = [SchemaCounts()] * n_schema
+        self.start = math.inf
+        self.end = -math.inf
+
+    @property
+    def capacity(self) -> int:
+        return int(self.numeric.shape[0])
+
+    def append(self, rows: Rows, lo: int, hi: int) -> None:
+        n = hi - lo
+        f = self.fill
+        self.numeric[f : f + n] = rows.numeric[lo:hi]
+        self.categorical[f : f + n] = rows.categorical[lo:hi]
+        self.fill = f + n
+        times = rows.times[lo:hi]
+        if times.size and not np.isnan(times).all():
+            self.start = min(self.start, float(np.nanmin(times)))
+            self.end = max(self.end, float(np.nanmax(times)))
+
+    def add_schema(self, counts: tuple[SchemaCounts, ...]) -> None:
+        self.schema = [a + b for a, b in zip(self.schema, counts, strict=True)]
+
+    def close(
+        self, index: int, start: float | None = None, end: float | None = None
+    ) -> ClosedWindow:
+        return ClosedWindow(
+            index=index,
+            numeric=self.numeric[: self.fill],
+            categorical=self.categorical[: self.fill],
+            schema=tuple(self.schema),
+            start=self.start if start is None else start,
+            end=self.end if end is None else end,
+        )
+
+    def reset(self) -> None:
+        self.fill = 0
+        self.schema = [SchemaCounts()] * len(self.schema)
+        self.start = math.inf
+        self.end = -math.inf
+
+
+class CountWindows:
+    """Closes a window every ``size`` events."""
+
+    def __init__(self, size: int, n_numeric: int, n_categorical: int, n_schema: int) -> None:
+        self._buf = _Buffer(size, n_numeric, n_categorical, n_schema)
+        self.index = 0
+
+    @property
+    def pending(self) -> int:
+        """Events in the open window."""
+        return self._buf.fill
+
+    def add(self, rows: Rows, on_close: OnClose) -> None:
+        """Append rows; every time the window fills, evaluate it and start the next."""
+        n = rows.numeric.shape[0]
+        # Schema counts are per batch; attribute them to the window the batch starts in.
+        self._buf.add_schema(rows.schema)
+        lo = 0
+        while lo < n:
+            take = min(self._buf.capacity - self._buf.fill, n - lo)
+            self._buf.append(rows, lo, lo + take)
+            lo += take
+            if self._buf.fill == self._buf.capacity:
+                on_close(self._buf.close(self.index))
+                self.index += 1
+                self._buf.reset()
+
+
+class TumblingWindows:
+    """Closes a window per ``every`` seconds of event time.
+
+    A window closes when the first event of a later window arrives; events for a window that
+    is already closed are counted in ``late`` and dropped, and events beyond ``max_events`` in
+    one window are counted in ``overflow`` and dropped. Kafka keeps a partition in order, so
+    lateness comes only from producers' clocks.
+    """
+
+    def __init__(
+        self,
+        every: float,
+        max_events: int,
+        n_numeric: int,
+        n_categorical: int,
+        n_schema: int,
+    ) -> None:
+        self.every = every
+        self._buf = _Buffer(max_events, n_numeric, n_categorical, n_schema)
+        self._current: int | None = None
+        self.index = 0
+        self.late = 0
+        self.overflow = 0
+
+    @property
+    def pending(self) -> int:
+        """Events in the open window."""
+        return self._buf.fill
+
+    def add(self, rows: Rows, on_close: OnClose) -> None:
+        """Append rows by event time, closing windows whose end has passed."""
+        times = rows.times
+        if np.isnan(times).any():
+            raise ValueError("tumbling windows need an event time on every event")
+        slots = np.floor(times / self.every).astype(np.int64)
+        self._buf.add_schema(rows.schema)
+        n = slots.size
+        lo = 0
+        while lo < n:
+            slot = int(slots[lo])
+            hi = lo + 1
+            while hi < n and slots[hi] == slot:
+                hi += 1
+            self._place(rows, lo, hi, slot, on_close)
+            lo = hi
+
+    def _place(self, rows: Rows, lo: int, hi: int, slot: int, on_close: OnClose) -> None:
+        if self._current is None:
+            self._current = slot
+        if slot < self._current:
+            self.late += hi - lo
+            return
+        if slot > self._current:
+            self.flush(on_close)
+            self._current = slot
+        room = self._buf.capacity - self._buf.fill
+        take = min(room, hi - lo)
+        self.overflow += (hi - lo) - take
+        if take:
+            self._buf.append(rows, lo, lo + take)
+
+    def flush(self, on_close: OnClose) -> None:
+        """Close the open window now (at a slot boundary or on shutdown)."""
+        if self._current is None:
+            return
+        start = self._current * self.every
+        on_close(self._buf.close(self.index, start, start + self.every))
+        self.index += 1
+        self._buf.reset()

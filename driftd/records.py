@@ -1,0 +1,46 @@
+"""Frozen records that flow between the stages of the daemon."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class State(enum.StrEnum):
+    """The outcome of evaluating one statistic on one window."""
+
+    OK = "ok"
+    DRIFT = "drift"
+    INSUFFICIENT = "insufficient_data"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One statistic of one feature of one monitor (and segment) on one closed window.
+
+    ``kind`` is ``data`` (covariate drift), ``prediction``, ``schema`` (data quality) or
+    ``concept`` (performance after the label join). ``window_start``/``window_end`` are event
+    times in seconds (NaN when events carry none); ``first_offset``/``last_offset`` count the
+    monitor's events, so a verdict can be traced back to the stream.
+    """
+
+    monitor: str
+    feature: str
+    statistic: str
+    value: float
+    limit: float
+    state: State
+    kind: str = "data"
+    segment: tuple[tuple[str, str], ...] = ()
+    window_index: int = 0
+    window_size: int = 0
+    window_start: float = float("nan")
+    window_end: float = float("nan")
+    pvalue: float | None = None
+    detail: str = ""
+    labels: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def drifted(self) -> bool:
+        """True when the statistic crossed its limit."""
+        return self.state is State.DRIFT

@@ -1,0 +1,182 @@
+"""The profile file format: one ``.npz`` holding JSON metadata and the arrays; no pickle.
+
+Layout (format ``driftd-profile``, version 1):
+
+- ``meta.json``: a uint8 array of UTF-8 JSON with ``format``, ``version``, ``rows``,
+  ``created_at``, ``source``, ``prediction``, ``label``, ``task``, ``performance``, a
+  ``checksum`` (SHA-256 over every array's name, dtype, shape and bytes) and ``features``:
+  a list of ``{name, type, count, missing, ...}``; numeric features add ``minimum``,
+  ``maximum``, ``mean``, ``std``; categorical ones add ``domain``,
+  ``known_other`` (training categories counted in "other") and ``complete``.
+- ``f{i}.edges``, ``f{i}.counts``, ``f{i}.sample`` for numeric feature ``i``;
+  ``f{i}.counts`` for categorical feature ``i`` (last entry: the "other" bin).
+
+Files are written to a temporary name, fsynced and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from driftd.errors import ProfileError
+from driftd.reference.profile import (
+    CategoricalSummary,
+    FeatureProfile,
+    NumericSummary,
+    Profile,
+)
+
+FORMAT = "driftd-profile"
+VERSION = 1
+
+
+def save_profile(profile: Profile, path: str | Path) -> Path:
+    """Write ``profile`` atomically to ``path``."""
+    path = Path(path)
+    arrays: dict[str, np.ndarray] = {}
+    features: list[dict[str, Any]] = []
+    for i, feat in enumerate(profile.features.values()):
+        entry: dict[str, Any] = {
+            "name": feat.name,
+            "type": feat.type,
+            "count": feat.count,
+            "missing": feat.missing,
+        }
+        if feat.numeric is not None:
+            num = feat.numeric
+            arrays[f"f{i}.edges"] = np.ascontiguousarray(num.edges, dtype=np.float64)
+            arrays[f"f{i}.counts"] = np.ascontiguousarray(num.counts, dtype=np.int64)
+            arrays[f"f{i}.sample"] = np.ascontiguousarray(num.sample, dtype=np.float64)
+            entry |= {
+                "minimum": num.minimum,
+                "maximum": num.maximum,
+                "mean": num.mean,
+                "std": num.std,
+            }
+        if feat.categorical is not None:
+            arrays[f"f{i}.counts"] = np.ascontiguousarray(feat.categorical.counts, dtype=np.int64)
+            entry["domain"] = list(feat.categorical.domain)
+            entry["known_other"] = list(feat.categorical.known_other)
+            entry["complete"] = feat.categorical.complete
+        features.append(entry)
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "rows": profile.rows,
+        "created_at": profile.created_at,
+        "source": profile.source,
+        "prediction": profile.prediction,
+        "label": profile.label,
+        "task": profile.task,
+        "performance": profile.performance,
+        "checksum": _checksum(arrays),
+        "features": features,
+    }
+    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".profile-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+            f.flush()
+            os.fsync(f.fileno())
+        # mkstemp creates 0600; a profile is not secret and is often read by another user.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read a profile; a missing, corrupted or other-version file raises ProfileError."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise ProfileError(
+            f"reference profile {path} does not exist (build one with `driftd reference build`)"
+        ) from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        raise ProfileError(f"{path} is not a readable driftd profile: {exc}") from None
+    if "meta.json" not in arrays:
+        raise ProfileError(f"{path} is not a driftd profile (no meta.json)")
+    try:
+        meta = json.loads(arrays.pop("meta.json").tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProfileError(f"{path}: profile metadata is corrupted: {exc}") from None
+    if meta.get("format") != FORMAT:
+        raise ProfileError(f"{path} is not a driftd profile (format {meta.get('format')!r})")
+    if meta.get("version") != VERSION:
+        raise ProfileError(
+            f"{path} is profile format version {meta.get('version')}, this driftd reads "
+            f"version {VERSION}; rebuild it with `driftd reference build`"
+        )
+    if meta.get("checksum") != _checksum(arrays):
+        raise ProfileError(f"{path}: profile arrays do not match their checksum (corrupted)")
+    features: dict[str, FeatureProfile] = {}
+    try:
+        for i, entry in enumerate(meta["features"]):
+            numeric = categorical = None
+            if entry["type"] == "numeric":
+                numeric = NumericSummary(
+                    edges=arrays[f"f{i}.edges"],
+                    counts=arrays[f"f{i}.counts"],
+                    sample=arrays[f"f{i}.sample"],
+                    minimum=float(entry["minimum"]),
+                    maximum=float(entry["maximum"]),
+                    mean=float(entry["mean"]),
+                    std=float(entry["std"]),
+                )
+            elif entry["type"] == "categorical":
+                categorical = CategoricalSummary(
+                    domain=tuple(entry["domain"]),
+                    counts=arrays[f"f{i}.counts"],
+                    known_other=tuple(entry.get("known_other", ())),
+                    complete=bool(entry.get("complete", True)),
+                )
+            else:
+                raise ProfileError(f"{path}: feature {entry['name']!r} has type {entry['type']!r}")
+            features[entry["name"]] = FeatureProfile(
+                name=entry["name"],
+                type=entry["type"],
+                count=int(entry["count"]),
+                missing=int(entry["missing"]),
+                numeric=numeric,
+                categorical=categorical,
+            )
+        return Profile(
+            features=features,
+            rows=int(meta["rows"]),
+            created_at=str(meta["created_at"]),
+            source=str(meta["source"]),
+            prediction=meta.get("prediction"),
+            label=meta.get("label"),
+            performance=dict(meta.get("performance") or {}),
+            task=meta.get("task"),
+        )
+    except KeyError as exc:
+        raise ProfileError(f"{path}: profile is missing {exc}") from None
+
+
+def _checksum(arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        if name == "meta.json":
+            continue
+        arr = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{arr.dtype.str}|{arr.shape}|".encode())
+        digest.update(arr.tobytes())
+    return digest.hexdigest()
