@@ -15,7 +15,13 @@ from driftd.health import Health
 from driftd.http import HttpServer
 from driftd.metrics import build_metrics
 from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
-from driftd.monitoring.sinks import KafkaVerdictSink, LogSink, MetricsSink, VerdictSink
+from driftd.monitoring.sinks import (
+    AlertingSink,
+    KafkaVerdictSink,
+    LogSink,
+    MetricsSink,
+    VerdictSink,
+)
 from driftd.sources.kafka import KafkaSource, consumer_options
 from driftd.systemd import Notifier
 
@@ -24,8 +30,7 @@ log = logging.getLogger(__name__)
 
 def build_processor(
     config: DriftdConfig,
-    registry: CollectorRegistry | None,
-    extra_sinks: list[VerdictSink] | None = None,
+    sinks: list[VerdictSink] | None = None,
     *,
     warm: bool = True,
 ) -> Processor:
@@ -36,57 +41,128 @@ def build_processor(
     """
     if not config.monitors:
         return CountingProcessor()
-    sinks: list[VerdictSink] = [LogSink(), *(extra_sinks or [])]
-    if registry is not None:
-        sinks.insert(0, MetricsSink(registry))
-    processor = MonitoringProcessor(config, load_profiles(config), sinks)
+    processor = MonitoringProcessor(config, load_profiles(config), [LogSink(), *(sinks or [])])
     if warm:
         processor.warm_up()
     return processor
 
 
-def run(config: DriftdConfig, registry: CollectorRegistry | None = None) -> int:
-    """Run the daemon for ``config`` until SIGTERM/SIGINT; returns the exit code."""
-    metrics = build_metrics(registry)
-    health = Health()
-    producers: list[Any] = []
+class Runtime:
+    """A daemon with its real collaborators (Kafka, HTTP, alerting), ready to ``run()``.
 
-    def producer() -> Any:
-        from kafka import KafkaProducer
+    ``run`` and the integration tests build it the same way; only signal handling differs.
+    """
 
-        made = KafkaProducer(**consumer_options(config.kafka), acks="all", linger_ms=20)
-        producers.append(made)
-        return made
+    def __init__(
+        self,
+        config: DriftdConfig,
+        registry: CollectorRegistry | None = None,
+        config_path: str | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics = build_metrics(registry)
+        self.health = Health()
+        self._producers: list[Any] = []
+        self.gauges = MetricsSink(self.metrics.registry)
+        sinks: list[VerdictSink] = [self.gauges]
+        before_commit: list[Callable[[], None]] = []
+        on_turn: list[Callable[[], None]] = []
+        if config.events.topic:
+            events = KafkaVerdictSink(
+                self._producer(), config.events.topic, config.events.only_drift
+            )
+            sinks.append(events)
+            before_commit.append(events.flush)
+        self.alerting: Any = None
+        if config.alerting is not None:
+            from driftd.alerting import build_alerting
 
-    extra: list[VerdictSink] = []
-    before_commit: list[Callable[[], None]] = []
-    if config.events.topic:
-        events = KafkaVerdictSink(producer(), config.events.topic, config.events.only_drift)
-        extra.append(events)
-        before_commit.append(events.flush)
-    processor = build_processor(config, metrics.registry, extra)
-    http = HttpServer(
-        config.http.host, config.http.port, metrics.registry, health, processor.status
-    ).start()
-    try:
+            self.alerting = build_alerting(config.alerting, self.metrics.registry)
+            alert_sink = AlertingSink(self.alerting)
+            sinks.append(alert_sink)
+            # Notifications and alert state reach the outbox (one SQLite transaction) before
+            # the offsets of the records that caused them are committed.
+            before_commit.append(alert_sink.before_commit)
+            on_turn.append(alert_sink.on_turn)
+        self._sinks = sinks
+        processor = build_processor(config, sinks)
         dead_letters = None
         if config.kafka.dead_letter_topic:
-            dead_letters = KafkaDeadLetters(producer(), config.kafka.dead_letter_topic)
+            dead_letters = KafkaDeadLetters(self._producer(), config.kafka.dead_letter_topic)
         topics = sorted({s.topic for s in config.streams})
-        daemon = Daemon(
+        self.daemon = Daemon(
             config,
             lambda on_assign: KafkaSource(config.kafka, topics, on_assign),
             processor,
-            metrics,
-            health,
+            self.metrics,
+            self.health,
             dead_letters=dead_letters,
             before_commit=before_commit,
+            on_turn=on_turn,
             notifier=Notifier(),
+            reloader=(lambda: self._reload(config_path)) if config_path else None,
         )
-        daemon.install_signal_handlers()
-        log.info("driftd consuming %s as group %r", topics, config.kafka.group_id)
-        return daemon.run()
-    finally:
-        for made in producers:
+        self.http = HttpServer(
+            config.http.host,
+            config.http.port,
+            self.metrics.registry,
+            self.health,
+            self.status,
+            silences=self.alerting.handle_silences if self.alerting is not None else None,
+        )
+
+    def _producer(self) -> Any:
+        from kafka import KafkaProducer
+
+        made = KafkaProducer(**consumer_options(self.config.kafka), acks="all", linger_ms=20)
+        self._producers.append(made)
+        return made
+
+    def _reload(self, path: str) -> tuple[DriftdConfig, Processor]:
+        from driftd.config import load_config
+
+        config = load_config(path)
+        processor = build_processor(config, self._sinks, warm=True)
+        # Only once the new config is known good: drop label sets of removed features.
+        self.gauges.clear()
+        return config, processor
+
+    def status(self) -> dict[str, Any]:
+        """The /status document: events, monitors' latest verdicts, alerting."""
+        doc = self.daemon.processor.status()
+        if self.alerting is not None:
+            doc["alerting"] = self.alerting.status()
+        return doc
+
+    def run(self) -> int:
+        """Serve HTTP, deliver alerts and run the loop until stopped; then clean up."""
+        self.http.start()
+        if self.alerting is not None:
+            self.alerting.start()
+        try:
+            log.info(
+                "driftd consuming %s as group %r", self.daemon.topics, self.config.kafka.group_id
+            )
+            return self.daemon.run()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop delivery (time-boxed), close producers and the HTTP endpoint."""
+        if self.alerting is not None:
+            self.alerting.close(timeout=5.0)
+        for made in self._producers:
             made.close()
-        http.close()
+        self._producers.clear()
+        self.http.close()
+
+
+def run(
+    config: DriftdConfig,
+    registry: CollectorRegistry | None = None,
+    config_path: str | None = None,
+) -> int:
+    """Run the daemon for ``config`` until SIGTERM/SIGINT; SIGHUP reloads ``config_path``."""
+    runtime = Runtime(config, registry, config_path)
+    runtime.daemon.install_signal_handlers()
+    return runtime.run()

@@ -84,7 +84,7 @@ def _check_config(path: str) -> int:
 
     config = load_config(path)
     # Profiles are loaded and monitors built (features, thresholds), but Kafka is not touched.
-    build_processor(config, registry=None, warm=False)
+    build_processor(config, warm=False)
     print(f"{path}: ok ({len(config.streams)} stream(s), {len(config.monitors)} monitor(s))")
     return 0
 
@@ -96,7 +96,7 @@ def _run(path: str) -> int:
 
     config = load_config(path)
     setup_logging(config.logging.level, config.logging.format)
-    return app.run(config)
+    return app.run(config, config_path=path)
 
 
 def _reference(args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ from kafka.errors import KafkaError
 from driftd.config.models import DriftdConfig, StreamConfig
 from driftd.deadletter import DeadLetters
 from driftd.decoding import DecodedBatch, StreamDecoder
-from driftd.errors import DriftdError
+from driftd.errors import ConfigError, DriftdError
 from driftd.health import Health
 from driftd.metrics import Metrics
 from driftd.sources.base import Partition, Source
@@ -74,7 +74,9 @@ class Daemon:
         *,
         dead_letters: DeadLetters | None = None,
         before_commit: list[Callable[[], None]] | None = None,
+        on_turn: list[Callable[[], None]] | None = None,
         notifier: Notifier | None = None,
+        reloader: Callable[[], tuple[DriftdConfig, Processor]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -83,19 +85,63 @@ class Daemon:
         self.health = health
         self._dead_letters = dead_letters
         self._before_commit = list(before_commit or [])
+        self._on_turn = list(on_turn or [])
         self._notifier = notifier or Notifier({})
         self._told_ready = False
+        self._reloader = reloader
+        self._reload_requested = threading.Event()
         self._clock = clock
         self._stop = threading.Event()
-        self._by_topic: dict[str, list[tuple[StreamConfig, StreamDecoder]]] = {}
-        for stream in config.streams:
-            self._by_topic.setdefault(stream.topic, []).append((stream, StreamDecoder(stream)))
-            metrics.records_consumed.labels(stream=stream.name)
-            metrics.events_decoded.labels(stream=stream.name)
+        self._by_topic = self._decoders(config)
         self._assigned: set[Partition] = set()
         self.health.set_condition("partitions_assigned", False)
         self._source = source_factory(self._on_assignment)
         self._last_lag = 0.0
+
+    def _decoders(
+        self, config: DriftdConfig
+    ) -> dict[str, list[tuple[StreamConfig, StreamDecoder]]]:
+        by_topic: dict[str, list[tuple[StreamConfig, StreamDecoder]]] = {}
+        for stream in config.streams:
+            by_topic.setdefault(stream.topic, []).append((stream, StreamDecoder(stream)))
+            self.metrics.records_consumed.labels(stream=stream.name)
+            self.metrics.events_decoded.labels(stream=stream.name)
+        return by_topic
+
+    def request_reload(self) -> None:
+        """Reload the config between two batches (what SIGHUP does)."""
+        self._reload_requested.set()
+
+    def _reload(self) -> None:
+        """Validate and apply a new config; on any problem keep running the old one.
+
+        Monitors, thresholds, windows and field mappings are replaced (open windows start
+        over). Kafka settings and the set of topics are fixed for the life of the consumer:
+        a change to them is refused and needs a restart.
+        """
+        self._reload_requested.clear()
+        if self._reloader is None:
+            return
+        try:
+            config, processor = self._reloader()
+            if config.kafka != self.config.kafka:
+                raise ConfigError("kafka settings changed: restart driftd to apply them")
+            if sorted({s.topic for s in config.streams}) != self.topics:
+                raise ConfigError("the set of topics changed: restart driftd to apply it")
+        except DriftdError as exc:
+            self.metrics.config_reload_success.set(0)
+            log.error("config reload rejected, keeping the running config: %s", exc)
+            return
+        self.config = config
+        self._by_topic = self._decoders(config)
+        self.processor = processor
+        self.metrics.config_reload_success.set(1)
+        self.metrics.config_reload_time.set(time.time())
+        log.info(
+            "config reloaded: %d stream(s), %d monitor(s)",
+            len(config.streams),
+            len(config.monitors),
+        )
 
     @property
     def topics(self) -> list[str]:
@@ -107,9 +153,10 @@ class Daemon:
         self._stop.set()
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT stop the loop cleanly (commit, close, exit 0)."""
+        """SIGTERM and SIGINT stop the loop cleanly (commit, close, exit 0); SIGHUP reloads."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, _frame: self._on_signal(signum))
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: self.request_reload())
 
     def _on_signal(self, signum: int) -> None:
         log.info(
@@ -137,7 +184,11 @@ class Daemon:
             while not self._stop.is_set():
                 self.health.beat()
                 self.run_once()
+                for hook in self._on_turn:
+                    hook()
                 self._report_ready()
+                if self._reload_requested.is_set():
+                    self._reload()
         finally:
             if watchdog is not None:
                 watchdog.set()

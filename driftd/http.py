@@ -15,6 +15,8 @@ from driftd.health import Health
 
 log = logging.getLogger(__name__)
 
+SilenceApi = Callable[[str, str, bytes], tuple[int, bytes]]
+
 
 class HttpServer:
     """Serves the operational endpoints until ``close()``; port 0 picks a free port."""
@@ -26,8 +28,10 @@ class HttpServer:
         registry: CollectorRegistry,
         health: Health,
         status: Callable[[], dict[str, Any]] = dict,
+        *,
+        silences: SilenceApi | None = None,
     ) -> None:
-        handler = _handler(registry, health, status)
+        handler = _handler(registry, health, status, silences)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -52,11 +56,34 @@ class HttpServer:
 
 
 def _handler(
-    registry: CollectorRegistry, health: Health, status: Callable[[], dict[str, Any]]
+    registry: CollectorRegistry,
+    health: Health,
+    status: Callable[[], dict[str, Any]],
+    silences: SilenceApi | None,
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def _silences(self, method: str) -> bool:
+            path = self.path.split("?", 1)[0]
+            if silences is None or not path.startswith("/api/silences"):
+                return False
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            code, answer = silences(method, path, body)
+            self._send(code, answer, "application/json")
+            return True
+
+        def do_POST(self) -> None:
+            if not self._silences("POST"):
+                self._send(404, b"not found\n")
+
+        def do_DELETE(self) -> None:
+            if not self._silences("DELETE"):
+                self._send(404, b"not found\n")
+
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
+            if self._silences("GET"):
+                return
             if path == "/metrics":
                 self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
             elif path == "/healthz":

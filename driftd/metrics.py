@@ -27,6 +27,8 @@ class Metrics:
     dead_letters: Counter
     assigned_partitions: Gauge
     consumer_lag: Gauge
+    config_reload_success: Gauge
+    config_reload_time: Gauge
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -92,4 +94,20 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             ["topic", "partition"],
             registry=registry,
         ),
+        config_reload_success=_reload_gauge(registry),
+        config_reload_time=Gauge(
+            "driftd_config_last_reload_success_timestamp_seconds",
+            "When the config was last loaded successfully",
+            registry=registry,
+        ),
     )
+
+
+def _reload_gauge(registry: CollectorRegistry) -> Gauge:
+    gauge = Gauge(
+        "driftd_config_last_reload_successful",
+        "1 if the last config (re)load succeeded, 0 if it was rejected",
+        registry=registry,
+    )
+    gauge.set(1)
+    return gauge

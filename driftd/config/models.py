@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from driftd.alerting.config import AlertingConfig
 from driftd.config.types import Name, PositiveDuration
 
 NUMERIC_STATISTICS = ("ks", "psi", "js", "wasserstein")
@@ -321,6 +322,7 @@ class DriftdConfig(Section):
     state: StateConfig = StateConfig()
     logging: LoggingConfig = LoggingConfig()
     events: EventsConfig = EventsConfig()
+    alerting: AlertingConfig | None = None
     streams: list[StreamConfig] = Field(min_length=1)
     monitors: list[MonitorConfig] = Field(default_factory=list)
 
@@ -373,6 +375,19 @@ def _unique(names: list[str], section: str, problems: list[str]) -> None:
 def all_keys() -> list[str]:
     """Every key of every section, for "did you mean" hints."""
     keys: set[str] = set()
-    for model in Section.__subclasses__():
+    pending: list[type[BaseModel]] = [Section, *_alerting_models()]
+    while pending:
+        model = pending.pop()
         keys.update(model.model_fields)
+        pending.extend(model.__subclasses__())
     return sorted(keys)
+
+
+def _alerting_models() -> list[type[BaseModel]]:
+    from driftd.alerting import config as alerting_config
+
+    return [
+        m
+        for m in vars(alerting_config).values()
+        if isinstance(m, type) and issubclass(m, BaseModel) and m is not BaseModel
+    ]

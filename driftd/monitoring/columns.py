@@ -8,6 +8,7 @@ quality costs no second pass.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,8 @@ import numpy as np
 
 from driftd.reference.profile import FeatureProfile
 
+_NUMERIC_TYPES = {int, float, type(None)}
+_CATEGORY_TYPES = {str, int, type(None)}
 ANOMALIES = ("missing", "wrong_type", "not_finite", "out_of_range", "unseen_category")
 
 
@@ -56,15 +59,11 @@ class NumericColumn:
         """float64 values (NaN where missing, wrong type or not finite) and the anomalies."""
         missing = raw.count(None)
         wrong = 0
-        try:
-            # Fast path: ints, floats and None convert in C; None becomes NaN.
+        if set(map(type, raw)) <= _NUMERIC_TYPES:
+            # Fast path: ints, floats and None convert in C; None becomes NaN. (bools are ints
+            # to numpy, which is why the types are checked first: a bool is a schema error.)
             values = np.array(raw, dtype=np.float64)
-            if values.ndim != 1:
-                raise TypeError("nested values")
-            if True in raw or False in raw:
-                # bools are ints to numpy, but a bool where a number belongs is a schema error.
-                raise TypeError("booleans present")
-        except (TypeError, ValueError):
+        else:
             values, wrong = self._slow(raw)
         nan = np.isnan(values)
         n_nan = int(nan.sum())
@@ -110,23 +109,18 @@ class CategoricalColumn:
                 index.setdefault(int(category), code)
             if category in {"true", "false"}:
                 index.setdefault(category == "true", code)
+        index[None] = -1
         self._index = index
 
     def convert(self, raw: list[Any]) -> tuple[np.ndarray, SchemaCounts]:
         """int32 codes (-1 for missing or wrong type, ``other`` for unseen) and the anomalies."""
-        get = self._index.get
         unseen_code = self._unseen
-        try:
-            if any(type(v) is float for v in raw):
-                # A float where a category belongs is a type error (categories are text or ints).
-                raise TypeError("float category")
-            codes = np.fromiter(
-                (-1 if v is None else get(v, unseen_code) for v in raw),
-                dtype=np.int32,
-                count=len(raw),
-            )
+        if set(map(type, raw)) <= _CATEGORY_TYPES:
+            # Fast path, all in C: the index maps None to -1 and anything unknown to unseen.
+            lookup = map(self._index.get, raw, itertools.repeat(unseen_code))
+            codes = np.fromiter(lookup, dtype=np.int32, count=len(raw))
             wrong = 0
-        except TypeError:  # an unhashable value or a float somewhere in the batch
+        else:  # floats, lists or objects where a category (text or int) belongs
             codes, wrong = self._slow(raw)
         missing = raw.count(None)
         unseen = 0

@@ -297,6 +297,54 @@ class Monitor:
             if isinstance(state.windows, TumblingWindows) and state.windows.pending:
                 state.windows.flush(lambda w, k=key, s=state: self._evaluate(k, s, w))
 
+    def snapshot(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Open windows and adaptive threshold state of every segment, for a checkpoint."""
+        meta: dict[str, Any] = {"windows_closed": self.windows_closed, "segments": []}
+        arrays: dict[str, np.ndarray] = {}
+        for i, (key, state) in enumerate(self._segments.items()):
+            wmeta, warrays = state.windows.snapshot()
+            for name, arr in warrays.items():
+                arrays[f"s{i}.{name}"] = arr
+            thresholds = [
+                t.threshold.state() if isinstance(t.threshold, AdaptiveLimit) else None
+                for t in state.tests
+            ]
+            schema = [
+                p.state() if isinstance(p, AdaptiveLimit) else None for p in state.schema_limits
+            ]
+            meta["segments"].append(
+                {
+                    "key": [list(kv) for kv in key],
+                    "windows": wmeta,
+                    "thresholds": thresholds,
+                    "schema": schema,
+                }
+            )
+        return meta, arrays
+
+    def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Continue from ``snapshot()``; a monitor whose shape changed starts afresh."""
+        self.windows_closed = int(meta["windows_closed"])
+        for i, seg in enumerate(meta["segments"]):
+            key: Segment = tuple((str(k), str(v)) for k, v in seg["key"])
+            self._segmenter.known.add(key)
+            state = self._segment(key)
+            state.windows.restore(
+                seg["windows"],
+                {
+                    "numeric": arrays[f"s{i}.numeric"],
+                    "categorical": arrays[f"s{i}.categorical"],
+                },
+            )
+            if len(seg["thresholds"]) != len(state.tests):
+                raise ValueError("the monitor's statistics changed since the checkpoint")
+            for test, saved in zip(state.tests, seg["thresholds"], strict=True):
+                if saved is not None and isinstance(test.threshold, AdaptiveLimit):
+                    test.threshold.restore(saved)
+            for policy, saved in zip(state.schema_limits, seg["schema"], strict=True):
+                if saved is not None and isinstance(policy, AdaptiveLimit):
+                    policy.restore(saved)
+
     def status(self) -> dict[str, Any]:
         """Latest verdict per segment, feature and statistic (for /status)."""
         out: dict[str, Any] = {}

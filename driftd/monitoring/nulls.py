@@ -49,12 +49,16 @@ class KSNull:
 
     def __init__(self, reference_size: int) -> None:
         self.reference_size = reference_size
+        self._cache: dict[tuple[int, float], float] = {}
 
     def quantile(self, n: int, alpha: float) -> float:
-        """Limit on the KS statistic D for a window of ``n`` events."""
-        m = self.reference_size
-        effective = max(1, round(n * m / (n + m)))
-        return float(stats.kstwo.isf(alpha, effective))
+        """Limit on the KS statistic D for a window of ``n`` events (cached)."""
+        key = (n, alpha)
+        if key not in self._cache:
+            m = self.reference_size
+            effective = max(1, round(n * m / (n + m)))
+            self._cache[key] = float(stats.kstwo.isf(alpha, effective))
+        return self._cache[key]
 
 
 Draw = Callable[[np.random.Generator, int], float]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+import numpy as np
 
 from driftd.config.models import DriftdConfig, StreamConfig
 from driftd.decoding import DecodedBatch
@@ -12,6 +15,8 @@ from driftd.monitoring.sinks import VerdictSink
 from driftd.records import Verdict
 from driftd.reference.io import load_profile
 from driftd.reference.profile import Profile
+
+log = logging.getLogger(__name__)
 
 
 def load_profiles(config: DriftdConfig) -> dict[str, Profile]:
@@ -78,6 +83,32 @@ class MonitoringProcessor:
         """Close open tumbling windows (end of a replay, shutdown)."""
         for monitor in self.monitors:
             monitor.flush()
+
+    def snapshot(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Every monitor's state, for a checkpoint."""
+        meta: dict[str, Any] = {"events": dict(self.events), "monitors": {}}
+        arrays: dict[str, np.ndarray] = {}
+        for monitor in self.monitors:
+            mmeta, marrays = monitor.snapshot()
+            meta["monitors"][monitor.name] = mmeta
+            arrays.update({f"{monitor.name}/{k}": v for k, v in marrays.items()})
+        return meta, arrays
+
+    def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Continue from ``snapshot()``; monitors not in the checkpoint start empty."""
+        self.events.update(meta.get("events", {}))
+        for monitor in self.monitors:
+            saved = meta["monitors"].get(monitor.name)
+            if saved is None:
+                continue
+            prefix = f"{monitor.name}/"
+            own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            try:
+                monitor.restore(saved, own)
+            except (ValueError, KeyError) as exc:
+                log.warning(
+                    "monitor %s starts afresh: its checkpoint does not fit (%s)", monitor.name, exc
+                )
 
     def status(self) -> dict[str, Any]:
         """Events per stream and the latest verdicts per monitor."""

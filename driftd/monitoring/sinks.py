@@ -59,6 +59,11 @@ class MetricsSink:
             registry=registry,
         )
 
+    def clear(self) -> None:
+        """Forget every label set (after a reload, so removed features stop being exported)."""
+        for gauge in (self.value, self.limit, self.detected):
+            gauge.clear()
+
     def publish(self, verdicts: list[Verdict]) -> None:
         """Set the gauges from one window's verdicts."""
         drift = False
@@ -158,3 +163,42 @@ class LogSink:
                     v.value,
                     v.limit,
                 )
+
+
+class AlertingSink:
+    """Hands verdicts to the alerting lifecycle and decides when it must tick.
+
+    ``before_commit`` ticks when verdicts arrived since the last tick, so the notifications they
+    cause are in the outbox before the offsets of their records are committed; ``on_turn``
+    ticks at most every ``interval`` seconds for time-based transitions (group_wait, no-data).
+    """
+
+    def __init__(self, alerting: Any, clock: Any = None, interval: float = 1.0) -> None:
+        import time
+
+        self._alerting = alerting
+        self._clock = clock or time.monotonic
+        self._interval = interval
+        self._dirty = False
+        self._last = -math.inf
+
+    def publish(self, verdicts: list[Verdict]) -> None:
+        """Observe each verdict (memory only, on the poll thread)."""
+        for v in verdicts:
+            self._alerting.observe(v)
+        self._dirty = self._dirty or bool(verdicts)
+
+    def before_commit(self) -> None:
+        """Persist alert work caused by this batch before its offsets are committed."""
+        if self._dirty:
+            self._tick()
+
+    def on_turn(self) -> None:
+        """Run time-based transitions about once per ``interval``."""
+        if self._clock() - self._last >= self._interval:
+            self._tick()
+
+    def _tick(self) -> None:
+        self._alerting.tick()
+        self._dirty = False
+        self._last = self._clock()

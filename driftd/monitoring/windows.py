@@ -7,9 +7,11 @@ handed to the evaluator as views into the buffers and evaluated before the buffe
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -85,6 +87,35 @@ class _Buffer:
             end=self.end if end is None else end,
         )
 
+    def snapshot(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta = {
+            "fill": self.fill,
+            "start": self.start,
+            "end": self.end,
+            "schema": [list(dataclasses.astuple(c)) for c in self.schema],
+        }
+        arrays = {
+            "numeric": self.numeric[: self.fill].copy(),
+            "categorical": self.categorical[: self.fill].copy(),
+        }
+        return meta, arrays
+
+    def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        fill = int(meta["fill"])
+        numeric, categorical = arrays["numeric"], arrays["categorical"]
+        if (
+            fill > self.capacity
+            or numeric.shape[1:] != self.numeric.shape[1:]
+            or (categorical.shape[1:] != self.categorical.shape[1:])
+        ):
+            raise ValueError("window shape changed since the checkpoint")
+        self.numeric[:fill] = numeric
+        self.categorical[:fill] = categorical
+        self.fill = fill
+        self.start = float(meta["start"])
+        self.end = float(meta["end"])
+        self.schema = [SchemaCounts(*c) for c in meta["schema"]]
+
     def reset(self) -> None:
         self.fill = 0
         self.schema = [SchemaCounts()] * len(self.schema)
@@ -103,6 +134,16 @@ class CountWindows:
     def pending(self) -> int:
         """Events in the open window."""
         return self._buf.fill
+
+    def snapshot(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The open window and the window counter, for a checkpoint."""
+        meta, arrays = self._buf.snapshot()
+        return {"index": self.index, **meta}, arrays
+
+    def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Continue from ``snapshot()``."""
+        self._buf.restore(meta, arrays)
+        self.index = int(meta["index"])
 
     def add(self, rows: Rows, on_close: OnClose) -> None:
         """Append rows; every time the window fills, evaluate it and start the next."""
@@ -148,6 +189,25 @@ class TumblingWindows:
     def pending(self) -> int:
         """Events in the open window."""
         return self._buf.fill
+
+    def snapshot(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The open window, its slot and the counters, for a checkpoint."""
+        meta, arrays = self._buf.snapshot()
+        extra = {
+            "index": self.index,
+            "current": self._current,
+            "late": self.late,
+            "overflow": self.overflow,
+        }
+        return {**extra, **meta}, arrays
+
+    def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Continue from ``snapshot()``."""
+        self._buf.restore(meta, arrays)
+        self.index = int(meta["index"])
+        self._current = None if meta["current"] is None else int(meta["current"])
+        self.late = int(meta["late"])
+        self.overflow = int(meta["overflow"])
 
     def add(self, rows: Rows, on_close: OnClose) -> None:
         """Append rows by event time, closing windows whose end has passed."""

@@ -1,0 +1,286 @@
+"""The ``alerting:`` section: rules, route tree, receivers, inhibition, silences, delivery.
+
+Every model is frozen and rejects unknown keys. Durations are seconds (a number, or a string
+such as ``30s``/``5m``/``4h``); ``*_file`` keys read a secret from a file (relative paths are
+resolved against the config file's directory) so tokens can come from Kubernetes secrets or
+systemd credentials. The example below is validated by the tests::
+
+    alerting:
+      outbox_dir: /var/lib/driftd/alerting     # SQLite outbox, silences and alert state
+      external_url: https://driftd.example.com/status
+      rules:
+        - name: drift
+          matchers: ['alertname=~"DataDrift|PredictionDrift"']
+          for_windows: 3                       # pending until 3 drifting windows in a row
+          keep_firing_for_windows: 2           # and firing through 2 calm windows after
+          severity: warning
+          labels: {team: ml}
+          annotations:
+            dashboard_url: https://grafana.example.com/d/drift?var-monitor={monitor}
+            runbook_url: https://runbooks.example.com/drift#{feature}
+        - name: drift-page
+          matchers: ['alertname="DataDrift"', 'statistic="psi"']
+          for_windows: 6
+          severity: critical
+        - name: quality
+          matchers: ['alertname="DataQuality"']
+          keep_firing_for: 15m
+      no_data: {after: 30m, monitors: [fraud]}
+      route:
+        receiver: slack-ml
+        group_by: [alertname, monitor]
+        group_wait: 30s
+        group_interval: 5m
+        repeat_interval: 4h
+        routes:
+          - matchers: ['severity="critical"']
+            receiver: pagerduty-ml
+            continue: true
+          - matchers: ['alertname="NoData"']
+            receiver: webhook-ops
+            group_by: ['...']
+      inhibit_rules:
+        - source_matchers: ['alertname="NoData"']
+          target_matchers: ['alertname=~".*Drift"']
+          equal: [monitor]
+      silences:
+        - matchers: ['monitor="fraud"', 'feature="zip_code"']
+          ends_at: 2030-01-01T00:00:00Z
+          created_by: ops
+          comment: zip codes re-mapped upstream
+      receivers:
+        - name: slack-ml
+          type: slack
+          channel: "#ml-alerts"
+          token_file: /run/secrets/slack-token
+        - name: pagerduty-ml
+          type: pagerduty
+          routing_key_file: /run/secrets/pagerduty-key
+        - name: webhook-ops
+          type: webhook
+          url: https://ops.example.com/hooks/driftd
+          bearer_token_file: /run/secrets/ops-token
+          max_alerts: 20
+        - name: retrain-fraud
+          type: retrain
+          url: https://ci.example.com/pipelines/retrain
+          matchers: ['monitor="fraud"', 'alertname="DataDrift"']
+          sustained_for: 2h
+      delivery: {initial_backoff: 1s, max_backoff: 5m, max_age: 24h}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AwareDatetime, Field, ValidationInfo, field_validator, model_validator
+
+from driftd.alerting.config_types import (
+    Duration,
+    LabelName,
+    Model,
+    Name,
+    PositiveDuration,
+    check_matchers,
+    check_templates,
+)
+from driftd.alerting.receiver_config import (
+    BasicAuth,
+    PagerDutyReceiver,
+    Receiver,
+    RetrainReceiver,
+    SlackReceiver,
+    WebhookReceiver,
+)
+
+__all__ = [
+    "AlertRule",
+    "AlertingConfig",
+    "BasicAuth",
+    "DeliveryConfig",
+    "InhibitRule",
+    "NoDataRule",
+    "PagerDutyReceiver",
+    "Receiver",
+    "RetrainReceiver",
+    "RouteConfig",
+    "SilenceConfig",
+    "SlackReceiver",
+    "WebhookReceiver",
+]
+
+
+class AlertRule(Model):
+    """Turns verdicts into alerts: which verdicts, how long to wait, labels and annotations.
+
+    ``matchers`` see the verdict's labels: ``alertname`` (DataDrift, PredictionDrift,
+    DataQuality or ConceptDrift from the verdict kind), ``monitor``, ``feature``, ``statistic``
+    and segment labels. A rule fires after ``for_windows`` drifting windows in a row and resolves
+    once more than ``keep_firing_for_windows`` calm windows have been seen and ``keep_firing_for``
+    seconds have passed since the last drifting one.
+    """
+
+    name: Name
+    matchers: list[str] = Field(default_factory=list)
+    alertname: LabelName | None = None
+    severity: str = Field(default="warning", min_length=1)
+    for_windows: int = Field(default=1, ge=1)
+    keep_firing_for_windows: int = Field(default=0, ge=0)
+    keep_firing_for: Duration = 0.0
+    resolve_stale_after: PositiveDuration | None = Field(
+        default=None, description="resolve an alert whose series got no verdict for this long"
+    )
+    labels: dict[LabelName, str] = Field(default_factory=dict)
+    annotations: dict[LabelName, str] = Field(default_factory=dict)
+
+    _check_matchers = field_validator("matchers")(check_matchers)
+    _check_templates = field_validator("annotations")(check_templates)
+
+
+class NoDataRule(Model):
+    """Raise ``alertname`` for a monitor that delivered no window for ``after`` seconds.
+
+    Monitors listed in ``monitors`` are watched from start-up; others once they delivered one
+    window.
+    """
+
+    after: PositiveDuration
+    alertname: LabelName = "NoData"
+    severity: str = Field(default="warning", min_length=1)
+    monitors: list[str] = Field(default_factory=list)
+    labels: dict[LabelName, str] = Field(default_factory=dict)
+    annotations: dict[LabelName, str] = Field(default_factory=dict)
+
+    _check_templates = field_validator("annotations")(check_templates)
+
+
+class RouteConfig(Model):
+    """A node of the route tree; unset settings are inherited from the parent."""
+
+    receiver: Name | None = None
+    matchers: list[str] = Field(default_factory=list)
+    continue_: bool = Field(default=False, alias="continue")
+    group_by: list[str] | None = None
+    group_wait: Duration | None = None
+    group_interval: PositiveDuration | None = None
+    repeat_interval: PositiveDuration | None = None
+    routes: list[RouteConfig] = Field(default_factory=list)
+
+    _check_matchers = field_validator("matchers")(check_matchers)
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and "..." in value and value != ["..."]:
+            raise ValueError("group_by: '...' (every label) cannot be combined with names")
+        if value is not None:
+            for name in value:
+                if name != "..." and not name.isidentifier():
+                    raise ValueError(f"group_by: {name!r} is not a label name")
+        return value
+
+
+class InhibitRule(Model):
+    """Mute alerts matching ``target_matchers`` while one matching ``source_matchers`` fires
+    with the same values of the ``equal`` labels."""
+
+    source_matchers: list[str] = Field(min_length=1)
+    target_matchers: list[str] = Field(min_length=1)
+    equal: list[LabelName] = Field(default_factory=list)
+
+    _check_source = field_validator("source_matchers")(check_matchers)
+    _check_target = field_validator("target_matchers")(check_matchers)
+
+
+class SilenceConfig(Model):
+    """A silence defined in the config (others are added at runtime through the API)."""
+
+    id: Name | None = None
+    matchers: list[str] = Field(min_length=1)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    created_by: str = "config"
+    comment: str = ""
+
+    _check_matchers = field_validator("matchers")(check_matchers)
+
+
+class DeliveryConfig(Model):
+    """Retry policy of the outbox worker: exponential backoff with jitter, then give up."""
+
+    initial_backoff: PositiveDuration = 1.0
+    max_backoff: PositiveDuration = 300.0
+    max_age: PositiveDuration = Field(default=86400.0, description="drop an entry this old")
+
+    @model_validator(mode="after")
+    def _check(self) -> DeliveryConfig:
+        if self.max_backoff < self.initial_backoff:
+            raise ValueError("max_backoff must be at least initial_backoff")
+        return self
+
+
+def _default_rules() -> list[AlertRule]:
+    return [AlertRule(name="drift")]
+
+
+class AlertingConfig(Model):
+    """The whole ``alerting:`` section."""
+
+    outbox_dir: Path = Path("/var/lib/driftd/alerting")
+    external_url: str | None = None
+    rules: list[AlertRule] = Field(default_factory=_default_rules)
+    no_data: NoDataRule | None = None
+    route: RouteConfig
+    receivers: list[Receiver] = Field(min_length=1)
+    inhibit_rules: list[InhibitRule] = Field(default_factory=list)
+    silences: list[SilenceConfig] = Field(default_factory=list)
+    delivery: DeliveryConfig = DeliveryConfig()
+
+    @field_validator("outbox_dir")
+    @classmethod
+    def _outbox_dir(cls, value: Path, info: ValidationInfo) -> Path:
+        base = (info.context or {}).get("base_dir")
+        return Path(base) / value if base and not value.is_absolute() else value
+
+    @model_validator(mode="after")
+    def _graph(self) -> AlertingConfig:
+        problems: list[str] = []
+        kinds = {r.name: r.type for r in self.receivers}
+        if len(kinds) != len(self.receivers):
+            names = [r.name for r in self.receivers]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            problems.append(f"alerting.receivers: names used twice: {twice}")
+        rule_names = [r.name for r in self.rules]
+        if len(set(rule_names)) != len(rule_names):
+            problems.append("alerting.rules: every rule needs its own name")
+        identities = [
+            (r.alertname, r.severity, tuple(sorted(r.labels.items())), tuple(r.matchers))
+            for r in self.rules
+        ]
+        for i, identity in enumerate(identities):
+            if identity in identities[:i]:
+                problems.append(
+                    f"alerting.rules[{i}]: same alertname, severity, labels and matchers as an "
+                    "earlier rule, so both would produce the same alerts"
+                )
+        if self.route.receiver is None:
+            problems.append("alerting.route.receiver: the root route needs a receiver")
+        if self.route.matchers:
+            problems.append("alerting.route.matchers: the root route matches every alert")
+        stack: list[tuple[str, RouteConfig]] = [("alerting.route", self.route)]
+        while stack:
+            path, node = stack.pop()
+            if node.receiver is not None and node.receiver not in kinds:
+                problems.append(
+                    f"{path}.receiver: no receiver named {node.receiver!r} "
+                    f"(receivers: {sorted(kinds)})"
+                )
+            elif node.receiver is not None and kinds[node.receiver] == "retrain":
+                problems.append(
+                    f"{path}.receiver: {node.receiver!r} is a retrain trigger, which picks "
+                    "its alerts with its own matchers and cannot be routed to"
+                )
+            stack.extend((f"{path}.routes[{i}]", child) for i, child in enumerate(node.routes))
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self

@@ -1,0 +1,154 @@
+"""The notification pipeline: from alerts to durable outbox entries.
+
+``Dispatcher.tick`` is the whole pipeline, top to bottom, in Alertmanager's order: route and
+group alerts as they arrive; when a group's timer fires, drop alerts that are inhibited or
+silenced *at that moment*, and let the notification log decide whether there is news; then
+write the notifications, together with the state that produced them, to the outbox in one
+transaction. Nothing here sleeps or talks to a receiver: the delivery worker does that.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from driftd.alerting.alert import Alert
+from driftd.alerting.grouping import AggregationGroup
+from driftd.alerting.inhibit import Inhibitor
+from driftd.alerting.notification import Notification
+from driftd.alerting.outbox import Item, Outbox
+from driftd.alerting.retrain import RetrainTrigger
+from driftd.alerting.routing import Route
+from driftd.alerting.silence import Silences
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverInfo:
+    """What the pipeline needs to know about a receiver."""
+
+    integration: str
+    send_resolved: bool
+
+
+class Dispatcher:
+    """Routes, groups, mutes and deduplicates alerts; enqueues what must be sent."""
+
+    def __init__(
+        self,
+        route: Route,
+        inhibitor: Inhibitor,
+        silences: Silences,
+        outbox: Outbox,
+        *,
+        receivers: Mapping[str, ReceiverInfo],
+        retrain: Sequence[RetrainTrigger] = (),
+    ) -> None:
+        self._route = route
+        self._routes = {r.id: r for r in route.walk()}
+        self._inhibitor = inhibitor
+        self._silences = silences
+        self._outbox = outbox
+        self._receivers = receivers
+        self._retrain = retrain
+        self._incoming: dict[str, Alert] = {}
+        self._firing: dict[str, Alert] = {}
+        self._groups: dict[str, AggregationGroup] = {}
+        self._dirty = False
+
+    def add(self, alerts: Iterable[Alert]) -> None:
+        """Accept new or updated alerts; they enter their groups on the next ``tick``."""
+        for alert in alerts:
+            self._incoming[alert.fingerprint] = alert
+            if alert.is_firing:
+                self._firing[alert.fingerprint] = alert
+            else:
+                self._firing.pop(alert.fingerprint, None)
+
+    def tick(self, now: float, state: Mapping[str, str] | None = None) -> list[Notification]:
+        """Run the pipeline once; ``state`` is written to the outbox with its entries."""
+        # 1. route and 2. group: each new or updated alert joins the group of every route
+        #    it matches (a new group starts its group_wait now).
+        for alert in self._take_incoming():
+            for route in self._route.match(alert.label_map):
+                self._group(route, alert, now)
+        # 3. inhibit and 4. silence, judged against the firing alerts and silences of now.
+        inhibited = self._inhibitor.muter(self._firing.values())
+        silenced = self._silences.muter(now)
+
+        def muted(alert: Alert) -> bool:
+            return inhibited(alert) or silenced(alert)
+
+        # 5. dedup: each group whose timer expired asks its notification log if it has news.
+        notes: list[Notification] = []
+        for key, group in list(self._groups.items()):
+            if not group.due(now):
+                continue
+            self._dirty = True
+            send_resolved = self._receivers[group.route.receiver].send_resolved
+            note = group.flush(now, muted, send_resolved)
+            if note is not None:
+                notes.append(note)
+            if not group.alerts:
+                del self._groups[key]
+        #    Retraining triggers watch the same unmuted firing alerts for sustained drift.
+        for trigger in self._retrain:
+            fired = trigger.check(self._firing.values(), muted, now)
+            notes.extend(fired)
+            self._dirty = self._dirty or bool(fired)
+        # 6. outbox: the notifications and the state that produced them, atomically.
+        if notes or state or self._dirty:
+            snapshot = {**(state or {}), "dispatcher": json.dumps(self.snapshot())}
+            self._outbox.commit([self._item(n) for n in notes], snapshot, now)
+            self._dirty = False
+        return notes
+
+    def _take_incoming(self) -> list[Alert]:
+        alerts, self._incoming = list(self._incoming.values()), {}
+        self._dirty = self._dirty or bool(alerts)
+        return alerts
+
+    def _group(self, route: Route, alert: Alert, now: float) -> None:
+        labels = route.group_labels(alert.labels)
+        key = route.group_key(labels)
+        group = self._groups.get(key)
+        if group is None:
+            if not alert.is_firing:
+                return  # a resolve for a group that no longer exists has nobody to tell
+            group = self._groups[key] = AggregationGroup(route, labels, now)
+        group.insert(alert)
+
+    def _item(self, note: Notification) -> Item:
+        integration = self._receivers[note.receiver].integration
+        return Item(f"{note.receiver}|{note.group_key}", note.receiver, integration, note.to_json())
+
+    def groups(self) -> list[AggregationGroup]:
+        """The current aggregation groups."""
+        return list(self._groups.values())
+
+    def snapshot(self) -> dict[str, Any]:
+        """Groups (with their logs and timers), firing alerts and retrain state."""
+        return {
+            "firing": [a.to_dict() for a in self._firing.values()],
+            "groups": [g.snapshot() for g in self._groups.values()],
+            "retrain": {t.config.name: t.snapshot() for t in self._retrain},
+        }
+
+    def restore(self, data: Mapping[str, Any], now: float) -> None:
+        """Load a snapshot; alerts are routed again, so a changed route tree takes effect."""
+        for raw in data.get("groups", []):
+            route = self._routes.get(raw["route"])
+            if route is None or route.receiver not in self._receivers:
+                continue
+            group = AggregationGroup.restore(route, raw, now)
+            for fp, alert in list(group.alerts.items()):
+                # As after an Alertmanager reload: an alert the new tree sends elsewhere
+                # leaves its old group (its new group announces it).
+                if route not in self._route.match(alert.label_map):
+                    del group.alerts[fp]
+            if group.alerts:
+                self._groups[group.key] = group
+        self.add(Alert.from_dict(raw) for raw in data.get("firing", []))
+        for trigger in self._retrain:
+            trigger.restore(data.get("retrain", {}).get(trigger.config.name, {}))

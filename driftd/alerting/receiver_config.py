@@ -1,0 +1,129 @@
+"""Config models of the receivers: Slack, PagerDuty, generic webhook and retraining trigger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+
+from driftd.alerting.config_types import (
+    LabelName,
+    Model,
+    Name,
+    PositiveDuration,
+    check_matchers,
+    load_secrets,
+)
+
+PagerDutySeverity = Literal["critical", "error", "warning", "info"]
+
+
+class _Receiver(Model):
+    name: Name
+    send_resolved: bool = True
+    timeout: PositiveDuration = 10.0
+
+
+class SlackReceiver(_Receiver):
+    """Slack: a bot token posts with ``chat.postMessage`` and updates the message on resolve;
+    an incoming-webhook URL (one fixed channel, no updates) is the alternative."""
+
+    type: Literal["slack"]
+    channel: str | None = None
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    webhook_url: SecretStr | None = None
+    webhook_url_file: Path | None = None
+    base_url: str = "https://slack.com/api/"
+    max_alerts: int = Field(default=10, ge=1, le=40, description="alerts listed per message")
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> SlackReceiver:
+        load_secrets(self, info, "token", "webhook_url")
+        if (self.token is None) == (self.webhook_url is None):
+            raise ValueError("slack needs a token (chat.postMessage) or a webhook_url, not both")
+        if self.token is not None and not self.channel:
+            raise ValueError("slack with a token needs a channel")
+        return self
+
+
+class PagerDutyReceiver(_Receiver):
+    """PagerDuty Events API v2; the alert's ``severity`` label maps to PagerDuty's severity."""
+
+    type: Literal["pagerduty"]
+    routing_key: SecretStr | None = None
+    routing_key_file: Path | None = None
+    base_url: str = "https://events.pagerduty.com"
+    source: str = "driftd"
+    severity_map: dict[str, PagerDutySeverity] = Field(
+        default_factory=lambda: {s: s for s in ("critical", "error", "warning", "info")}
+    )
+    default_severity: PagerDutySeverity = "error"
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> PagerDutyReceiver:
+        load_secrets(self, info, "routing_key")
+        if self.routing_key is None:
+            raise ValueError("pagerduty needs routing_key or routing_key_file")
+        return self
+
+
+class BasicAuth(Model):
+    """HTTP basic authentication for a webhook."""
+
+    username: str
+    password: SecretStr | None = None
+    password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> BasicAuth:
+        load_secrets(self, info, "password")
+        if self.password is None:
+            raise ValueError("basic_auth needs password or password_file")
+        return self
+
+
+class _HttpReceiver(_Receiver):
+    url: SecretStr | None = None
+    url_file: Path | None = None
+    bearer_token: SecretStr | None = None
+    bearer_token_file: Path | None = None
+    basic_auth: BasicAuth | None = None
+
+    @model_validator(mode="after")
+    def _check_http(self, info: ValidationInfo) -> _HttpReceiver:
+        load_secrets(self, info, "url", "bearer_token")
+        if self.url is None:
+            raise ValueError(f"{self.name}: needs url or url_file")
+        if self.bearer_token is not None and self.basic_auth is not None:
+            raise ValueError("give bearer_token or basic_auth, not both")
+        return self
+
+
+class WebhookReceiver(_HttpReceiver):
+    """POST the Alertmanager webhook (version 4) payload to ``url``."""
+
+    type: Literal["webhook"]
+    max_alerts: int = Field(default=0, ge=0, description="0 sends every alert")
+
+
+class RetrainReceiver(_HttpReceiver):
+    """POST once to ``url`` when a matching alert has fired for ``sustained_for`` seconds.
+
+    Not used by routes: its own ``matchers`` pick the alerts, ``group_by`` labels (the monitor by
+    default) name what gets retrained, and it fires again only after those alerts resolved.
+    """
+
+    type: Literal["retrain"]
+    matchers: list[str] = Field(default_factory=list)
+    sustained_for: PositiveDuration
+    group_by: list[LabelName] = Field(default_factory=lambda: ["monitor"], min_length=1)
+
+    _check_matchers = field_validator("matchers")(check_matchers)
+
+
+Receiver = Annotated[
+    SlackReceiver | PagerDutyReceiver | WebhookReceiver | RetrainReceiver,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,204 @@
+"""``Alerting``: the subsystem behind one object, and ``build_alerting`` to assemble it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from driftd.alerting.config import AlertingConfig
+from driftd.alerting.dispatcher import Dispatcher, ReceiverInfo
+from driftd.alerting.inhibit import Inhibitor
+from driftd.alerting.lifecycle import Lifecycle
+from driftd.alerting.metrics import AlertingMetrics, build_alerting_metrics
+from driftd.alerting.notification import Notification, Notifier
+from driftd.alerting.outbox import Outbox
+from driftd.alerting.pagerduty import PagerDutyNotifier
+from driftd.alerting.retrain import RetrainNotifier, RetrainTrigger
+from driftd.alerting.routing import Route
+from driftd.alerting.silence import Silences
+from driftd.alerting.silence_api import handle_silences
+from driftd.alerting.timefmt import rfc3339
+from driftd.alerting.transport import Transport, UrllibTransport
+from driftd.alerting.webhook import WebhookNotifier
+from driftd.alerting.worker import Backoff, DeliveryWorker
+from driftd.records import Verdict
+
+log = logging.getLogger(__name__)
+
+OUTBOX_FILE = "outbox.sqlite3"
+SILENCES_FILE = "silences.json"
+
+
+class Alerting:
+    """Verdicts in, notifications out. See the package docstring for how to wire it."""
+
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        dispatcher: Dispatcher,
+        silences: Silences,
+        outbox: Outbox,
+        *,
+        worker: DeliveryWorker,
+        metrics: AlertingMetrics,
+        clock: Callable[[], float],
+    ) -> None:
+        self._lifecycle = lifecycle
+        self._dispatcher = dispatcher
+        self._silences = silences
+        self._outbox = outbox
+        self._worker = worker
+        self._metrics = metrics
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def observe(self, verdict: Verdict) -> None:
+        """Feed one verdict (poll thread; memory only, no I/O)."""
+        with self._lock:
+            self._dispatcher.add(self._lifecycle.observe(verdict, self._clock()))
+
+    def tick(self, now: float | None = None) -> list[Notification]:
+        """Advance time: keep_firing_for and no-data transitions, due groups, retraining
+        triggers; then commit the resulting notifications and the alert state to the outbox.
+        Returns the notifications enqueued.
+
+        If the outbox cannot be written (``sqlite3.Error``) the in-memory state is already ahead
+        of the file: treat it as fatal. A restart restores the last committed state and
+        recomputes the same notifications.
+        """
+        now = self._clock() if now is None else now
+        with self._lock:
+            self._dispatcher.add(self._lifecycle.tick(now))
+            state = {}
+            if self._lifecycle.dirty:
+                state["lifecycle"] = json.dumps(self._lifecycle.snapshot())
+            notes = self._dispatcher.tick(now, state)
+            self._lifecycle.dirty = False
+            counts = Counter(
+                (dict(s.labels)["alertname"], s.state) for s in self._lifecycle.states()
+            )
+        self._metrics.set_alerts((name, st, n) for (name, st), n in counts.items())
+        self._silences.expire_old(now)
+        if notes:
+            self._metrics.outbox_pending.set(self._outbox.counts()["pending"])
+            self._worker.wake()
+        return notes
+
+    def deliver(self) -> int:
+        """Deliver what is due on the calling thread (replay, tests); returns attempts made."""
+        return self._worker.run_once()
+
+    def start(self) -> None:
+        """Start the delivery thread."""
+        self._worker.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Enqueue what is due, give the worker ``timeout`` seconds to deliver, and close."""
+        self.tick()
+        if not self._worker.stop(timeout):
+            # The thread is inside a slow HTTP call; the entry stays pending and is sent
+            # after the restart. Leave the database open for the thread.
+            log.warning("alert delivery still busy after %.1fs; pending entries remain", timeout)
+            return
+        self._outbox.close()
+
+    def handle_silences(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        """The ``/api/silences`` endpoint; returns (HTTP status, JSON body)."""
+        return handle_silences(self._silences, self._clock, method, path, body)
+
+    def status(self) -> dict[str, Any]:
+        """Alert states, aggregation groups, active silences and outbox counts, as JSON."""
+        now = self._clock()
+        with self._lock:
+            alerts = [
+                {
+                    "alertname": dict(s.labels).get("alertname", ""),
+                    "state": s.state,
+                    "fingerprint": s.fingerprint,
+                    "labels": dict(s.labels),
+                    "annotations": dict(s.annotations),
+                    "active_at": rfc3339(s.active_at),
+                }
+                for s in self._lifecycle.states()
+            ]
+            groups = [
+                {
+                    "key": g.key,
+                    "receiver": g.route.receiver,
+                    "alerts": len(g.alerts),
+                    "next_flush_at": rfc3339(g.next_flush_at),
+                }
+                for g in self._dispatcher.groups()
+            ]
+        silences = [s.to_dict(now) for s in self._silences.all() if s.state(now) == "active"]
+        next_at = self._outbox.next_attempt_at()
+        outbox = {**self._outbox.counts(), "next_attempt_at": next_at and rfc3339(next_at)}
+        return {"alerts": alerts, "groups": groups, "silences": silences, "outbox": outbox}
+
+
+def build_alerting(
+    config: AlertingConfig,
+    registry: CollectorRegistry,
+    clock: Callable[[], float] = time.time,
+    transport: Transport | None = None,
+    rng: random.Random | None = None,
+) -> Alerting:
+    """Assemble the subsystem and restore its state from ``config.outbox_dir``.
+
+    ``clock`` returns epoch seconds; ``transport`` replaces HTTP for PagerDuty, webhook and
+    retrain receivers (Slack always uses slack-sdk, pointed wherever ``base_url`` says).
+    """
+    config.outbox_dir.mkdir(parents=True, exist_ok=True)
+    outbox = Outbox(config.outbox_dir / OUTBOX_FILE)
+    silences = Silences(config.silences, config.outbox_dir / SILENCES_FILE)
+    notifiers, triggers = _receivers(config, outbox, transport)
+    infos = {r.name: ReceiverInfo(r.type, r.send_resolved) for r in config.receivers}
+    route = Route.build(config.route)
+    inhibitor = Inhibitor(config.inhibit_rules)
+    dispatcher = Dispatcher(route, inhibitor, silences, outbox, receivers=infos, retrain=triggers)
+    now = clock()
+    lifecycle = Lifecycle(config.rules, config.no_data, now)
+    for key, target in (("lifecycle", lifecycle), ("dispatcher", dispatcher)):
+        saved = outbox.get(key)
+        if saved is not None:
+            target.restore(json.loads(saved), now)
+    metrics = build_alerting_metrics(registry)
+    delivery = config.delivery
+    backoff = Backoff(delivery.initial_backoff, delivery.max_backoff, rng or random.Random())
+    worker = DeliveryWorker(
+        outbox, notifiers, metrics, clock=clock, backoff=backoff, max_age=delivery.max_age
+    )
+    return Alerting(
+        lifecycle, dispatcher, silences, outbox, worker=worker, metrics=metrics, clock=clock
+    )
+
+
+def _receivers(
+    config: AlertingConfig, outbox: Outbox, transport: Transport | None
+) -> tuple[Mapping[str, Notifier], list[RetrainTrigger]]:
+    # Imported here so that commands that only load the config do not pay for slack-sdk.
+    from driftd.alerting.slack import SlackNotifier
+
+    url = config.external_url
+    notifiers: dict[str, Notifier] = {}
+    triggers: list[RetrainTrigger] = []
+    for r in config.receivers:
+        http = transport or UrllibTransport(r.timeout)
+        if r.type == "slack":
+            notifiers[r.name] = SlackNotifier(r, outbox, url)
+        elif r.type == "pagerduty":
+            notifiers[r.name] = PagerDutyNotifier(r, http, url)
+        elif r.type == "webhook":
+            notifiers[r.name] = WebhookNotifier(r, http, url)
+        else:
+            notifiers[r.name] = RetrainNotifier(r, http, url)
+            triggers.append(RetrainTrigger(r))
+    return notifiers, triggers
