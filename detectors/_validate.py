@@ -26,14 +26,11 @@ def as_float_array(
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
-def as_sample(values: ArrayLike, name: str, *, finite: bool = False) -> NDArray[np.float64]:
-    """Return a non-empty 1-D float64 sample without NaN (and without inf if ``finite``)."""
+def as_finite_sample(values: ArrayLike, name: str) -> NDArray[np.float64]:
+    """Return a non-empty 1-D float64 sample without NaN or inf."""
     arr = as_float_array(values, name)
-    if finite:
-        if not np.isfinite(arr).all():
-            raise DetectorInputError(f"{name} must be finite (no NaN or inf)")
-    elif np.isnan(arr).any():
-        raise DetectorInputError(f"{name} contains NaN")
+    if not np.isfinite(arr).all():
+        raise DetectorInputError(f"{name} must be finite (no NaN or inf)")
     return arr
 
 

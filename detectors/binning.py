@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._binning_kernels import SMALL_BINS, SMALL_EDGES, bin_counts_large, bin_counts_small
-from ._validate import as_float_array, as_sample, positive_int
+from ._validate import as_finite_sample, as_float_array, positive_int
 from .errors import DetectorInputError
 
 __all__ = ["bin_counts", "quantile_edges"]
@@ -36,21 +36,23 @@ def quantile_edges(reference: ArrayLike, n_bins: int = 10) -> NDArray[np.float64
 
     Notes
     -----
-    Quantiles use numpy's default (linear) interpolation. With ties or discrete data several
-    quantiles coincide; duplicates are merged, and an edge equal to the reference minimum is
-    dropped because the bin below it would be empty by construction. A constant reference
-    therefore gets a single bin.
+    Each edge is a reference value: the sorted sample at position ``ceil((N-1) k / n_bins)``
+    (numpy's ``higher`` quantile method, the data point at or above the linear quantile). With
+    ties or discrete data several quantiles coincide; duplicates are merged, and an edge equal
+    to the reference minimum is dropped. Every bin then starts at a reference value (or below
+    the minimum), so no bin is empty in the reference, and discrete data gets one bin per
+    frequent value. A constant reference gets a single bin.
 
     Examples
     --------
     >>> quantile_edges([1.0, 2.0, 3.0, 4.0, 5.0], n_bins=4)
     array([2., 3., 4.])
     >>> quantile_edges([0, 0, 0, 0, 1, 1, 2, 3], n_bins=4)
-    array([0.5 , 1.25])
+    array([1., 2.])
     """
-    ref = as_sample(reference, "reference", finite=True)
+    ref = as_finite_sample(reference, "reference")
     n_bins = positive_int(n_bins, "n_bins")
-    qs = np.quantile(ref, np.arange(1, n_bins) / n_bins)
+    qs = np.quantile(ref, np.arange(1, n_bins) / n_bins, method="higher")
     edges = np.unique(qs)
     return np.ascontiguousarray(edges[edges > ref.min()])
 

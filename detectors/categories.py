@@ -38,8 +38,9 @@ class CategoricalEncoder:
     -----
     Values unseen in the domain (new categories in production) all fall in the other bin, so a
     histogram over codes always has the same length and shifts towards unseen categories show up
-    as growth of its last entry. String domains compare values by their ``str`` form; integer
-    domains accept integer arrays and integral floats (other floats, NaN included, are "other").
+    as growth of its last entry. String domains match values exactly (a value that is not a
+    string, such as ``None``, is "other"); integer domains accept integer arrays and integral
+    floats (other floats, NaN included, are "other").
 
     Examples
     --------
@@ -50,7 +51,7 @@ class CategoricalEncoder:
     '<other>'
     """
 
-    __slots__ = ("_codes", "_domain", "_is_str", "_sorted")
+    __slots__ = ("_domain", "_int_codes", "_int_keys", "_str_codes")
 
     def __init__(self, domain: Sequence[Category]) -> None:
         items = tuple(domain)
@@ -62,12 +63,17 @@ class CategoricalEncoder:
             raise DetectorTypeError("domain must hold only str or only int categories")
         if len(set(items)) != len(items):
             raise DetectorInputError("domain must not contain duplicates")
-        keys = np.array(items, dtype=np.str_ if is_str else np.int64)
-        order = np.argsort(keys, kind="stable")
         self._domain: tuple[Category, ...] = tuple(str(v) if is_str else int(v) for v in items)
-        self._is_str = is_str
-        self._sorted = keys[order]
-        self._codes = order.astype(np.int64)
+        # Strings are looked up in a dict: numpy's fixed-width str arrays drop trailing NUL
+        # characters, so a vectorised search would confuse "a" with "a\x00". Integers are
+        # searched in a sorted array, which vectorises.
+        self._str_codes: dict[Category, int] = (
+            {v: code for code, v in enumerate(self._domain)} if is_str else {}
+        )
+        keys = np.array([] if is_str else self._domain, dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
+        self._int_keys = keys[order]
+        self._int_codes = order.astype(np.int64)
 
     @classmethod
     def from_values(cls, values: Iterable[Category]) -> CategoricalEncoder:
@@ -97,19 +103,29 @@ class CategoricalEncoder:
 
     def encode(self, values: ArrayLike) -> NDArray[np.int64]:
         """Codes of ``values`` (1-D); values outside the domain get :attr:`other_code`."""
-        keys, known = self._keys(values)
-        pos = np.searchsorted(self._sorted, keys)
-        np.minimum(pos, self._sorted.size - 1, out=pos)
-        hit = known & (self._sorted[pos] == keys)
-        return np.where(hit, self._codes[pos], self.other_code).astype(np.int64)
+        if self._str_codes:
+            return self._encode_str(values)
+        keys, known = self._as_int_keys(values)
+        pos = np.searchsorted(self._int_keys, keys)
+        np.minimum(pos, self._int_keys.size - 1, out=pos)
+        hit = known & (self._int_keys[pos] == keys)
+        return np.where(hit, self._int_codes[pos], self.other_code).astype(np.int64)
 
-    def _keys(self, values: ArrayLike) -> tuple[np.ndarray, NDArray[np.bool_]]:
-        """Values as comparable keys, with a mask of those that can be in the domain at all."""
+    def _encode_str(self, values: ArrayLike) -> NDArray[np.int64]:
+        seq = values if isinstance(values, list | tuple) else np.asarray(values, dtype=object)
+        if isinstance(seq, np.ndarray) and seq.ndim != 1:
+            raise DetectorInputError(f"values must be 1-D, got shape {seq.shape}")
+        get, other = self._str_codes.get, self.other_code
+        try:
+            return np.fromiter((get(v, other) for v in seq), np.int64, len(seq))
+        except TypeError as exc:  # an unhashable value, such as a list
+            raise DetectorTypeError(f"values must be hashable category values: {exc}") from exc
+
+    def _as_int_keys(self, values: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+        """Values as int64 keys, with a mask of those that can be in the domain at all."""
         arr = np.asarray(values)
         if arr.ndim != 1:
             raise DetectorInputError(f"values must be 1-D, got shape {arr.shape}")
-        if self._is_str:
-            return arr.astype(np.str_), np.ones(arr.size, dtype=bool)
         if arr.dtype.kind in "iub":
             return arr.astype(np.int64), np.ones(arr.size, dtype=bool)
         if arr.dtype.kind == "f":

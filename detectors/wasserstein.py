@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._validate import as_sample, positive_float, read_only
+from ._validate import as_finite_sample, positive_float, read_only
 from ._wasserstein_kernels import w1_sorted
 from .base import NUMERIC, Kind, Score
 from .errors import DetectorInputError
@@ -57,8 +57,8 @@ def wasserstein_distance(u: ArrayLike, v: ArrayLike) -> float:
     >>> wasserstein_distance([0.0, 1.0, 3.0], [5.0, 6.0, 8.0])
     5.0
     """
-    a = np.sort(as_sample(u, "u", finite=True))
-    b = np.sort(as_sample(v, "v", finite=True))
+    a = np.sort(as_finite_sample(u, "u"))
+    b = np.sort(as_finite_sample(v, "v"))
     return float(w1_sorted(a, b))
 
 
@@ -79,7 +79,7 @@ def reference_scale(reference: ArrayLike) -> float:
     >>> reference_scale([1.0, 2.0, 3.0, 4.0, 5.0])
     2.0
     """
-    ref = as_sample(reference, "reference", finite=True)
+    ref = as_finite_sample(reference, "reference")
     q1, q3 = np.quantile(ref, [0.25, 0.75])
     iqr = float(q3 - q1)
     if iqr > 0.0:
@@ -118,7 +118,7 @@ class Wasserstein:
     __slots__ = ("_reference", "_scale")
 
     def __init__(self, reference: ArrayLike, *, scale: float | None = None) -> None:
-        ref = np.sort(as_sample(reference, "reference", finite=True))
+        ref = np.sort(as_finite_sample(reference, "reference"))
         self._scale = reference_scale(ref) if scale is None else positive_float(scale, "scale")
         self._reference = read_only(ref)
 
@@ -134,7 +134,7 @@ class Wasserstein:
 
     def test(self, window: ArrayLike) -> WassersteinResult:
         """Raw and normalised distance of ``window`` (1-D, finite, non-empty) to the reference."""
-        win = np.sort(as_sample(window, "window", finite=True))
+        win = np.sort(as_finite_sample(window, "window"))
         raw = float(w1_sorted(self._reference, win))
         return WassersteinResult(raw, raw / self._scale, self._scale)
 

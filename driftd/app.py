@@ -8,6 +8,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from driftd.checkpoint import CheckpointStore
+from driftd.concept import ConceptMetrics, build_concept_metrics
 from driftd.config.models import DriftdConfig
 from driftd.daemon import CountingProcessor, Daemon, Processor
 from driftd.deadletter import KafkaDeadLetters
@@ -33,6 +35,7 @@ def build_processor(
     sinks: list[VerdictSink] | None = None,
     *,
     warm: bool = True,
+    concept_metrics: ConceptMetrics | None = None,
 ) -> Processor:
     """The event processor for a config: monitors when configured, else counting only.
 
@@ -41,7 +44,12 @@ def build_processor(
     """
     if not config.monitors:
         return CountingProcessor()
-    processor = MonitoringProcessor(config, load_profiles(config), [LogSink(), *(sinks or [])])
+    processor = MonitoringProcessor(
+        config,
+        load_profiles(config),
+        [LogSink(), *(sinks or [])],
+        concept_metrics=concept_metrics,
+    )
     if warm:
         processor.warm_up()
     return processor
@@ -85,7 +93,8 @@ class Runtime:
             before_commit.append(alert_sink.before_commit)
             on_turn.append(alert_sink.on_turn)
         self._sinks = sinks
-        processor = build_processor(config, sinks)
+        self.concept_metrics = build_concept_metrics(self.metrics.registry)
+        processor = build_processor(config, sinks, concept_metrics=self.concept_metrics)
         dead_letters = None
         if config.kafka.dead_letter_topic:
             dead_letters = KafkaDeadLetters(self._producer(), config.kafka.dead_letter_topic)
@@ -101,6 +110,7 @@ class Runtime:
             on_turn=on_turn,
             notifier=Notifier(),
             reloader=(lambda: self._reload(config_path)) if config_path else None,
+            checkpoints=CheckpointStore(config.state.dir) if config.state.dir else None,
         )
         self.http = HttpServer(
             config.http.host,
@@ -122,7 +132,9 @@ class Runtime:
         from driftd.config import load_config
 
         config = load_config(path)
-        processor = build_processor(config, self._sinks, warm=True)
+        processor = build_processor(
+            config, self._sinks, warm=True, concept_metrics=self.concept_metrics
+        )
         # Only once the new config is known good: drop label sets of removed features.
         self.gauges.clear()
         return config, processor

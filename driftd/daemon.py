@@ -6,27 +6,36 @@ Each turn of the loop, in this order:
 2. decode each partition's records with its stream's decoder; rejected records are counted
    and queued to the dead-letter topic;
 3. hand the decoded events to the processor (windows, detectors, verdicts);
-4. flush the dead-letter and drift-event producers, so everything sent is acknowledged;
-5. commit the next offset of every partition in the batch.
+4. flush the dead-letter and drift-event producers and tick alerting, so everything sent is
+   acknowledged and every notification is in the outbox;
+5. with ``state.dir`` set, every ``state.checkpoint_interval``: write a checkpoint of the
+   processor's state (open windows, thresholds, label join, river detectors) together with the
+   offsets it covers, atomically;
+6. commit those offsets to Kafka.
 
-Offsets are committed last: a crash anywhere before step 5 replays the batch (at-least-once),
-and nothing is committed that was not fully processed. Commits happen before the next poll, so a
-rebalance (which runs inside poll) never revokes a partition with processed but uncommitted
-records.
+Offsets are committed last: a crash anywhere before step 6 replays from the last commit
+(at-least-once), and on start the checkpoint is restored and each partition is sought to the
+checkpoint's offset, so records after the checkpoint are replayed into restored windows — each
+event counts once in the statistics. Without ``state.dir`` steps 4-6 run after every batch and
+open windows start empty after a restart. On a rebalance, records processed since the last
+commit are processed again by the partition's new owner.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from kafka.errors import KafkaError
 
+from driftd.checkpoint import CheckpointStore
 from driftd.config.models import DriftdConfig, StreamConfig
 from driftd.deadletter import DeadLetters
 from driftd.decoding import DecodedBatch, StreamDecoder
@@ -43,7 +52,10 @@ class Processor(Protocol):
     """What the loop hands decoded events to."""
 
     def process(self, stream: StreamConfig, batch: DecodedBatch) -> None: ...
+    def tick(self) -> None: ...
     def status(self) -> dict[str, Any]: ...
+    def save_state(self, directory: Path) -> None: ...
+    def restore_state(self, directory: Path) -> None: ...
 
 
 class CountingProcessor:
@@ -55,6 +67,19 @@ class CountingProcessor:
     def process(self, stream: StreamConfig, batch: DecodedBatch) -> None:
         """Count the events of a batch per stream."""
         self.events[stream.name] = self.events.get(stream.name, 0) + len(batch)
+
+    def tick(self) -> None:
+        """Nothing is time-based when only counting."""
+
+    def save_state(self, directory: Path) -> None:
+        """The counts, as JSON."""
+        (directory / "events.json").write_text(json.dumps(self.events))
+
+    def restore_state(self, directory: Path) -> None:
+        """Continue counting from ``save_state``."""
+        path = directory / "events.json"
+        if path.exists():
+            self.events = {k: int(v) for k, v in json.loads(path.read_text()).items()}
 
     def status(self) -> dict[str, Any]:
         """Events seen per stream."""
@@ -77,6 +102,7 @@ class Daemon:
         on_turn: list[Callable[[], None]] | None = None,
         notifier: Notifier | None = None,
         reloader: Callable[[], tuple[DriftdConfig, Processor]] | None = None,
+        checkpoints: CheckpointStore | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -90,6 +116,20 @@ class Daemon:
         self._told_ready = False
         self._reloader = reloader
         self._reload_requested = threading.Event()
+        self._checkpoints = checkpoints
+        self._uncommitted: dict[Partition, int] = {}
+        self._resume: dict[Partition, int] = {}
+        self._last_checkpoint = clock()
+        if checkpoints is not None:
+            restored = checkpoints.load()
+            if restored is not None:
+                processor.restore_state(restored.directory)
+                self._resume = dict(restored.offsets)
+                log.info(
+                    "restored checkpoint %d covering %d partition(s)",
+                    restored.sequence,
+                    len(restored.offsets),
+                )
         self._clock = clock
         self._stop = threading.Event()
         self._by_topic = self._decoders(config)
@@ -168,6 +208,10 @@ class Daemon:
     def _on_assignment(self, assigned: set[Partition], revoked: set[Partition]) -> None:
         # Called on kafka-python's IO thread; only bookkeeping here.
         self._assigned = (self._assigned - revoked) | assigned
+        for partition in assigned:
+            # The checkpoint may be ahead of the committed offset (a crash between the two).
+            if partition in self._resume and hasattr(self._source, "seek"):
+                self._source.seek(partition, self._resume[partition])
         if assigned or not revoked:
             self.health.set_condition("partitions_assigned", True)
         self.metrics.assigned_partitions.set(len(self._assigned))
@@ -184,6 +228,7 @@ class Daemon:
             while not self._stop.is_set():
                 self.health.beat()
                 self.run_once()
+                self.processor.tick()
                 for hook in self._on_turn:
                     hook()
                 self._report_ready()
@@ -222,11 +267,11 @@ class Daemon:
             for stream, decoder in self._by_topic.get(partition.topic, ()):
                 self._process(partition, records, stream, decoder)
             offsets[partition] = records[-1].offset + 1
-        if self._dead_letters is not None:
-            self._dead_letters.flush()
-        for flush in self._before_commit:
-            flush()
-        self._commit(offsets)
+        self._uncommitted.update(offsets)
+        if self._checkpoints is None or self._clock() - self._last_checkpoint >= (
+            self.config.state.checkpoint_interval
+        ):
+            self._checkpoint_and_commit()
         self.metrics.poll_batches.inc()
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         return count
@@ -256,6 +301,23 @@ class Daemon:
                 self.metrics.last_event_timestamp.labels(stream=stream.name).set(newest)
             self.processor.process(stream, decoded)
 
+    def _checkpoint_and_commit(self) -> None:
+        """Steps 4-6: acknowledge side effects, checkpoint state with offsets, commit."""
+        if self._dead_letters is not None:
+            self._dead_letters.flush()
+        for flush in self._before_commit:
+            flush()
+        if not self._uncommitted:
+            return
+        if self._checkpoints is not None:
+            covered = {**self._resume, **self._uncommitted}
+            self._checkpoints.save(self.processor, covered)
+            self._resume = covered
+            self._last_checkpoint = self._clock()
+            self.metrics.checkpoints.inc()
+        self._commit(self._uncommitted)
+        self._uncommitted = {}
+
     def _commit(self, offsets: dict[Partition, int]) -> None:
         try:
             self._source.commit(offsets)
@@ -278,6 +340,10 @@ class Daemon:
     def _shutdown(self) -> None:
         self.health.set_condition("stopping", False)
         self._notifier.stopping()
+        try:
+            self._checkpoint_and_commit()
+        except (DriftdError, OSError) as exc:
+            log.error("final checkpoint failed; the last one stays valid: %s", exc)
         try:
             self._source.close()
         finally:

@@ -27,6 +27,7 @@ class Metrics:
     dead_letters: Counter
     assigned_partitions: Gauge
     consumer_lag: Gauge
+    checkpoints: Counter
     config_reload_success: Gauge
     config_reload_time: Gauge
 
@@ -93,6 +94,9 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "Records between the consumer position and the high watermark",
             ["topic", "partition"],
             registry=registry,
+        ),
+        checkpoints=Counter(
+            "driftd_checkpoints", "Checkpoints of state and offsets written", registry=registry
         ),
         config_reload_success=_reload_gauge(registry),
         config_reload_time=Gauge(

@@ -6,6 +6,7 @@ floats in seconds. A monitor's ``concept:`` section looks like this (every key o
     concept:
       task: classification        # or regression
       positive_class: 1           # class counted as positive by precision/recall/f1/auc
+      decision_threshold: 0.5     # numeric predictions are scores: class = score >= 0.5
       join:
         ttl: 86400.0              # seconds (arrival time) a prediction waits for its label
         max_pending: 10000000     # hard cap on waiting predictions; the oldest are evicted
@@ -219,6 +220,11 @@ class ConceptConfig(Section):
 
     task: Literal["classification", "regression"] = "classification"
     positive_class: str | int | bool = 1
+    decision_threshold: float | None = Field(
+        default=0.5,
+        description="classification: a numeric prediction is a score, and the predicted class "
+        "is positive_class when score >= this (null: predictions are classes already)",
+    )
     join: JoinConfig = JoinConfig()
     detectors: tuple[DetectorConfig, ...] = (AdwinConfig(type="adwin"),)
     performance: PerformanceConfig = PerformanceConfig()

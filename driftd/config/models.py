@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from driftd.alerting.config import AlertingConfig
+from driftd.concept.config import ConceptConfig
 from driftd.config.types import Name, PositiveDuration
 
 NUMERIC_STATISTICS = ("ks", "psi", "js", "wasserstein")
@@ -270,6 +271,7 @@ class MonitorConfig(Section):
     thresholds: Thresholds = Thresholds()
     prediction_drift: bool = True
     schema_checks: bool = True
+    concept: ConceptConfig | None = None
 
     @field_validator("reference")
     @classmethod
@@ -287,16 +289,16 @@ class HttpConfig(Section):
 
 
 class StateConfig(Section):
-    """Where durable state (checkpoints) is kept."""
+    """Where checkpoints are kept; without a directory, offsets are committed per batch and
+    open windows and the label join start empty after a restart."""
 
-    dir: Path = Path("/var/lib/driftd")
+    dir: Path | None = None
+    checkpoint_interval: PositiveDuration = 5.0
 
     @field_validator("dir")
     @classmethod
-    def _dir(cls, value: Path, info: ValidationInfo) -> Path:
-        resolved = _resolve(value, info)
-        assert resolved is not None
-        return resolved
+    def _dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _resolve(value, info)
 
 
 class LoggingConfig(Section):
@@ -346,6 +348,16 @@ class DriftdConfig(Section):
                         f"monitors[{i}].segment_by: {seg!r} is not a segment field of "
                         f"its streams {monitor.streams}"
                     )
+            if monitor.concept is not None and fed:
+                if not all(s.fields.id for s in fed):
+                    problems.append(
+                        f"monitors[{i}].concept: joining labels needs fields.id "
+                        "on every stream of the monitor"
+                    )
+                if not any(s.fields.prediction for s in fed):
+                    problems.append(f"monitors[{i}].concept: no stream maps fields.prediction")
+                if not any(s.fields.label for s in fed):
+                    problems.append(f"monitors[{i}].concept: no stream maps fields.label")
             if monitor.model is not None and fed and not all(s.fields.model for s in fed):
                 problems.append(
                     f"monitors[{i}].model: filtering on model needs fields.model on every stream"
@@ -375,7 +387,7 @@ def _unique(names: list[str], section: str, problems: list[str]) -> None:
 def all_keys() -> list[str]:
     """Every key of every section, for "did you mean" hints."""
     keys: set[str] = set()
-    pending: list[type[BaseModel]] = [Section, *_alerting_models()]
+    pending: list[type[BaseModel]] = [Section, *_foreign_models()]
     while pending:
         model = pending.pop()
         keys.update(model.model_fields)
@@ -383,11 +395,13 @@ def all_keys() -> list[str]:
     return sorted(keys)
 
 
-def _alerting_models() -> list[type[BaseModel]]:
+def _foreign_models() -> list[type[BaseModel]]:
     from driftd.alerting import config as alerting_config
+    from driftd.concept import config as concept_config
 
     return [
         m
-        for m in vars(alerting_config).values()
+        for module in (alerting_config, concept_config)
+        for m in vars(module).values()
         if isinstance(m, type) and issubclass(m, BaseModel) and m is not BaseModel
     ]

@@ -92,6 +92,7 @@ class Monitor:
         self._segments: dict[Segment, _SegmentState] = {}
         self.min_samples = _min_samples(cfg)
         self.windows_closed = 0
+        self.drift_streams: set[str] = set(cfg.streams)
 
     # -- set-up ---------------------------------------------------------------------------
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from driftd.concept import ConceptMetrics, ConceptMonitor
 from driftd.config.models import DriftdConfig, StreamConfig
 from driftd.decoding import DecodedBatch
 from driftd.errors import ConfigError
@@ -39,20 +42,31 @@ class MonitoringProcessor:
         config: DriftdConfig,
         profiles: dict[str, Profile],
         sinks: list[VerdictSink],
+        concept_metrics: ConceptMetrics | None = None,
     ) -> None:
         self.sinks = sinks
         streams = {s.name: s for s in config.streams}
         self.monitors = []
+        self.concepts: dict[str, ConceptMonitor] = {}
         for cfg in config.monitors:
-            fed = [streams[name] for name in cfg.streams]
+            # A stream without features (labels only) feeds concept drift, not data drift.
+            fed = [streams[n] for n in cfg.streams if streams[n].fields.feature_paths()]
             monitor = Monitor(
                 cfg,
                 profiles[cfg.name],
                 self._publish,
-                predictions_mapped=all(s.fields.prediction for s in fed),
+                predictions_mapped=bool(fed) and all(s.fields.prediction for s in fed),
             )
             _check_mapped(monitor, fed)
+            monitor.drift_streams = {s.name for s in fed}
             self.monitors.append(monitor)
+            if cfg.concept is not None:
+                self.concepts[cfg.name] = ConceptMonitor(
+                    cfg.name,
+                    cfg.concept,
+                    reference=profiles[cfg.name].performance,
+                    metrics=concept_metrics,
+                )
         self._by_stream: dict[str, list[Monitor]] = {}
         for monitor in self.monitors:
             for stream in monitor.cfg.streams:
@@ -69,7 +83,18 @@ class MonitoringProcessor:
         """Window a batch in every monitor fed by ``stream``."""
         self.events[stream.name] = self.events.get(stream.name, 0) + len(batch)
         for monitor in self._by_stream.get(stream.name, ()):
-            monitor.add(batch)
+            if stream.name in monitor.drift_streams:
+                monitor.add(batch)
+            concept = self.concepts.get(monitor.name)
+            if concept is not None:
+                verdicts = _feed_concept(concept, stream, batch)
+                if verdicts:
+                    self._publish(verdicts)
+
+    def tick(self) -> None:
+        """Expire label-join entries past their TTL (cheap when nothing is due)."""
+        for concept in self.concepts.values():
+            concept.tick()
 
     def warm_up(self) -> None:
         """Compile the kernels and calibrate the limits before the daemon reports ready."""
@@ -110,11 +135,32 @@ class MonitoringProcessor:
                     "monitor %s starts afresh: its checkpoint does not fit (%s)", monitor.name, exc
                 )
 
+    def save_state(self, directory: Path) -> None:
+        """Write every monitor's state into ``directory`` (see driftd.checkpoint)."""
+        meta, arrays = self.snapshot()
+        arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        with (directory / "monitors.npz").open("wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+        for concept in self.concepts.values():
+            concept.save(directory)
+
+    def restore_state(self, directory: Path) -> None:
+        """Continue from ``save_state``; a monitor whose config changed starts afresh."""
+        path = directory / "monitors.npz"
+        if path.exists():
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+            meta = json.loads(arrays.pop("meta.json").tobytes())
+            self.restore(meta, arrays)
+        for concept in self.concepts.values():
+            concept.restore(directory)
+
     def status(self) -> dict[str, Any]:
         """Events per stream and the latest verdicts per monitor."""
         return {
             "events": dict(self.events),
             "monitors": {m.name: m.status() for m in self.monitors},
+            "concept": {name: c.status() for name, c in self.concepts.items()},
         }
 
 
@@ -128,3 +174,55 @@ def _check_mapped(monitor: Monitor, streams: list[StreamConfig]) -> None:
                 f"not map in fields.features (mapped: {', '.join(mapped) or 'none'}); map them "
                 "or list the monitor's features explicitly"
             )
+
+
+def _feed_concept(
+    concept: ConceptMonitor, stream: StreamConfig, batch: DecodedBatch
+) -> list[Verdict]:
+    """Predictions wait in the join; labels complete pairs (one stream may carry both)."""
+    verdicts: list[Verdict] = []
+    fields = stream.fields
+    if fields.prediction is not None:
+        rows = [
+            i
+            for i, (k, p) in enumerate(zip(batch.ids, batch.predictions, strict=True))
+            if k is not None and p is not None
+        ]
+        if rows:
+            ids = [batch.ids[i] for i in rows]
+            raw = [batch.predictions[i] for i in rows]
+            preds, scores = _classes(concept, raw)
+            verdicts += concept.observe_predictions(ids, preds, scores, batch.timestamps[rows])
+    if fields.label is not None:
+        rows = [
+            i
+            for i, (k, y) in enumerate(zip(batch.ids, batch.labels, strict=True))
+            if k is not None and y is not None
+        ]
+        if rows:
+            verdicts += concept.observe_labels(
+                [batch.ids[i] for i in rows],
+                [batch.labels[i] for i in rows],
+                batch.timestamps[rows],
+            )
+    return verdicts
+
+
+def _classes(concept: ConceptMonitor, raw: list[Any]) -> tuple[list[Any], np.ndarray | None]:
+    """Predicted classes (and scores when the predictions are scores) for the join."""
+    cfg = concept.config
+    numeric = all(isinstance(p, int | float) and not isinstance(p, bool) for p in raw)
+    if cfg.task != "classification" or cfg.decision_threshold is None or not numeric:
+        return raw, None
+    scores = np.asarray(raw, dtype=np.float64)
+    negative = _negative_class(cfg.positive_class)
+    preds = [cfg.positive_class if s >= cfg.decision_threshold else negative for s in scores]
+    return preds, scores
+
+
+def _negative_class(positive: Any) -> Any:
+    if isinstance(positive, bool):
+        return not positive
+    if isinstance(positive, int):
+        return 0 if positive != 0 else 1
+    return f"not_{positive}"

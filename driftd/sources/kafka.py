@@ -99,6 +99,10 @@ class KafkaSource:
             }
         )
 
+    def seek(self, partition: Partition, offset: int) -> None:
+        """Read ``partition`` from ``offset`` next (used on assignment to resume a checkpoint)."""
+        self._consumer.seek(TopicPartition(partition.topic, partition.partition), offset)
+
     def lag(self) -> dict[Partition, int]:
         """Records behind the high watermark per assigned partition, where known."""
         out: dict[Partition, int] = {}
