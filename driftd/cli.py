@@ -25,6 +25,15 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file; exit 2 on errors")
     check.add_argument("-c", "--config", required=True, help="config file (YAML)")
 
+    status = sub.add_parser("status", help="show a running daemon's monitors and alerts")
+    status.add_argument("-c", "--config", help="config file (its http section gives the URL)")
+    status.add_argument("--url", help="base URL of the daemon (default http://127.0.0.1:9108)")
+    status.add_argument("--json", action="store_true", help="print the raw /status JSON")
+
+    demo = sub.add_parser("demo", help="run the whole pipeline on a synthetic stream (no Kafka)")
+    demo.add_argument("--port", type=int, default=9108, help="port for /metrics (0: any)")
+    demo.add_argument("--rate", type=float, default=40_000.0, help="events per second")
+
     replay = sub.add_parser("replay", help="run a config's monitors over a JSONL/Parquet file")
     replay.add_argument("-c", "--config", required=True, help="config file (YAML)")
     replay.add_argument("--input", required=True, help="events (.jsonl or .parquet)")
@@ -65,6 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _reference(args)
         if args.command == "replay":
             return _replay(args)
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "status":
+            return _status(args)
     except ConfigError as exc:
         print(f"driftd: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -145,4 +158,77 @@ def _replay(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     report = replay(config, args.input, args.stream, output=args.output, batch_size=args.batch_size)
     print(report.summary())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import logging
+
+    from driftd.demo import detected_both, run_demo
+
+    logging.basicConfig(level=logging.ERROR)
+    timeline = run_demo(port=args.port, rate=args.rate)
+    return 0 if detected_both(timeline) else 1
+
+
+def _status(args: argparse.Namespace) -> int:
+    import json
+    import urllib.error
+    import urllib.request
+
+    url = args.url
+    if url is None and args.config:
+        from driftd.config import load_config
+
+        http = load_config(args.config).http
+        host = "127.0.0.1" if http.host in {"0.0.0.0", "::"} else http.host
+        url = f"http://{host}:{http.port}"
+    url = (url or "http://127.0.0.1:9108").rstrip("/")
+    try:
+        with urllib.request.urlopen(f"{url}/status", timeout=5) as resp:
+            doc = json.load(resp)
+        ready = urllib.request.urlopen(f"{url}/readyz", timeout=5).status == 200
+    except urllib.error.HTTPError as exc:
+        ready = False
+        if exc.code != 503:
+            print(f"driftd: {url}/status answered {exc.code}", file=sys.stderr)
+            return 1
+    except OSError as exc:
+        print(f"driftd: cannot reach a daemon at {url}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"{url}: {'ready' if ready else 'NOT READY'}")
+    for stream, count in sorted(doc.get("events", {}).items()):
+        print(f"  stream {stream}: {count:,} events")
+    for monitor, segments in sorted(doc.get("monitors", {}).items()):
+        for segment, seg in sorted(segments.items()):
+            drift = [x for x in seg.get("latest", []) if x["state"] == "drift"]
+            print(
+                f"  monitor {monitor} [{segment}]: {seg['windows']} windows, "
+                f"{seg['pending_events']} events in the open window, "
+                f"{len(drift)} statistic(s) in drift"
+            )
+            for x in drift:
+                print(
+                    f"    DRIFT {x['feature']} {x['statistic']} = {x['value']:.4g} "
+                    f"(limit {x['limit']:.4g})"
+                )
+    for monitor, concept in sorted(doc.get("concept", {}).items()):
+        join = concept["join"]
+        print(
+            f"  concept {monitor}: {join['matched']:,} joined, {join['pending']:,} pending, "
+            f"{join['expired']:,} expired"
+        )
+    alerts = doc.get("alerting", {}).get("alerts", [])
+    firing = [a for a in alerts if a.get("state") == "firing"]
+    if "alerting" in doc:
+        print(f"  alerts: {len(firing)} firing, {len(alerts) - len(firing)} pending or resolving")
+        for a in firing:
+            labels = a["labels"]
+            what = " ".join(
+                f"{k}={labels[k]}" for k in ("monitor", "feature", "statistic") if labels.get(k)
+            )
+            print(f"    FIRING {a['alertname']} {what} since {a['active_at']}")
     return 0

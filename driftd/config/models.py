@@ -358,7 +358,8 @@ class DriftdConfig(Section):
                     problems.append(f"monitors[{i}].concept: no stream maps fields.prediction")
                 if not any(s.fields.label for s in fed):
                     problems.append(f"monitors[{i}].concept: no stream maps fields.label")
-            if monitor.model is not None and fed and not all(s.fields.model for s in fed):
+            with_features = [s for s in fed if s.fields.feature_paths()]
+            if monitor.model is not None and not all(s.fields.model for s in with_features):
                 problems.append(
                     f"monitors[{i}].model: filtering on model needs fields.model on every stream"
                 )
