@@ -8,9 +8,9 @@ Each turn of the loop, in this order:
 3. hand the decoded events to the processor (windows, detectors, verdicts);
 4. flush the dead-letter and drift-event producers and tick alerting, so everything sent is
    acknowledged and every notification is in the outbox;
-5. with ``state.dir`` set, every ``state.checkpoint_interval``: write a checkpoint of the
-   processor's state (open windows, thresholds, label join, river detectors) together with the
-   offsets it covers, atomically;
+5. with ``state.dir`` set, every ``state.checkpoint_interval`` (also when no record came, as
+   long as a broker is connected): write a checkpoint of the processor's state (open windows,
+   thresholds, label join, river detectors) together with the offsets it covers, atomically;
 6. commit those offsets to Kafka.
 
 Offsets are committed last: a crash anywhere before step 6 replays from the last commit
@@ -118,6 +118,7 @@ class Daemon:
         self._reload_requested = threading.Event()
         self._checkpoints = checkpoints
         self._uncommitted: dict[Partition, int] = {}
+        self._revoked: set[Partition] = set()
         self._resume: dict[Partition, int] = {}
         self._last_checkpoint = clock()
         if checkpoints is not None:
@@ -137,6 +138,7 @@ class Daemon:
         self.health.set_condition("partitions_assigned", False)
         self._source = source_factory(self._on_assignment)
         self._last_lag = 0.0
+        self._broker_connected: bool | None = None
 
     def _decoders(
         self, config: DriftdConfig
@@ -208,6 +210,7 @@ class Daemon:
     def _on_assignment(self, assigned: set[Partition], revoked: set[Partition]) -> None:
         # Called on kafka-python's IO thread; only bookkeeping here.
         self._assigned = (self._assigned - revoked) | assigned
+        self._revoked = self._revoked | revoked
         for partition in assigned:
             # The checkpoint may be ahead of the committed offset (a crash between the two).
             if partition in self._resume and hasattr(self._source, "seek"):
@@ -254,10 +257,18 @@ class Daemon:
         except KafkaError as exc:
             # The broker being away is not fatal: kafka-python reconnects on the next poll.
             log.warning("poll failed, retrying: %s", exc)
+            self._report_connection()
             self._stop.wait(1.0)
             return 0
         self._report_lag()
+        self._report_connection()
         if not batch:
+            # Idle: what the last batches left uncommitted is checkpointed and committed once
+            # the interval is up, not only when a next record arrives; on a quiet topic that
+            # may be never, and the tail would stay uncommitted (lag > 0, replayed on restart).
+            # Not while the broker is away: the commit would block the loop until it times out.
+            if self._uncommitted and self._broker_connected is not False and self._checkpoint_due():
+                self._checkpoint_and_commit()
             return 0
         started = time.perf_counter()
         offsets: dict[Partition, int] = {}
@@ -268,9 +279,7 @@ class Daemon:
                 self._process(partition, records, stream, decoder)
             offsets[partition] = records[-1].offset + 1
         self._uncommitted.update(offsets)
-        if self._checkpoints is None or self._clock() - self._last_checkpoint >= (
-            self.config.state.checkpoint_interval
-        ):
+        if self._checkpoint_due():
             self._checkpoint_and_commit()
         self.metrics.poll_batches.inc()
         self.metrics.batch_duration.observe(time.perf_counter() - started)
@@ -289,7 +298,10 @@ class Daemon:
             ).inc()
             if self._dead_letters is not None:
                 record = records[rejected.index]
-                self._dead_letters.send(partition, record.offset, record.value, rejected.error)
+                # The key goes along: a tombstone (no value) cannot be produced without one.
+                self._dead_letters.send(
+                    partition, record.offset, record.value, rejected.error, key=record.key
+                )
                 self.metrics.dead_letters.labels(stream=stream.name).inc()
         if decoded.rejected:
             log.debug(
@@ -300,6 +312,12 @@ class Daemon:
             if not math.isnan(newest):
                 self.metrics.last_event_timestamp.labels(stream=stream.name).set(newest)
             self.processor.process(stream, decoded)
+
+    def _checkpoint_due(self) -> bool:
+        """Without checkpoints, after every batch; with them, every checkpoint_interval."""
+        return self._checkpoints is None or (
+            self._clock() - self._last_checkpoint >= self.config.state.checkpoint_interval
+        )
 
     def _checkpoint_and_commit(self) -> None:
         """Steps 4-6: acknowledge side effects, checkpoint state with offsets, commit."""
@@ -315,17 +333,43 @@ class Daemon:
             self._resume = covered
             self._last_checkpoint = self._clock()
             self.metrics.checkpoints.inc()
-        self._commit(self._uncommitted)
-        self._uncommitted = {}
+        # Partitions revoked meanwhile belong to another member now: their offsets are its to
+        # commit, and retrying them here would fail forever.
+        revoked, self._revoked = self._revoked, set()
+        for partition in revoked - self._assigned:
+            self._uncommitted.pop(partition, None)
+        if self._uncommitted and self._commit(self._uncommitted):
+            self._uncommitted = {}
 
-    def _commit(self, offsets: dict[Partition, int]) -> None:
+    def _commit(self, offsets: dict[Partition, int]) -> bool:
         try:
             self._source.commit(offsets)
             self.metrics.commits.inc()
+            return True
         except (KafkaError, DriftdError) as exc:
-            # The records will be delivered again after a rebalance or restart: at-least-once.
+            # Kept for the next turn; until then a restart or rebalance replays these records
+            # (at-least-once), and the checkpoint keeps the statistics exact on this replica.
             self.metrics.commit_failures.inc()
-            log.warning("offset commit failed (records may be replayed): %s", exc)
+            log.warning("offset commit failed, will retry (records may be replayed): %s", exc)
+            return False
+
+    def _report_connection(self) -> None:
+        # Not ready while no broker answers: the loop keeps polling and kafka-python
+        # reconnects with backoff, so the daemon recovers by itself once the broker is back.
+        # Transitions are logged against the previous connection state, not overall readiness
+        # (which other conditions also decide), so each loss and return is logged once.
+        connected = getattr(self._source, "connected", None)
+        if connected is None:
+            return
+        ok = bool(connected())
+        if ok == self._broker_connected:
+            return
+        self.health.set_condition("broker_connected", ok)
+        if self._broker_connected and not ok:
+            log.warning("lost the connection to every Kafka broker; not ready until back")
+        elif ok and self._broker_connected is False:
+            log.info("Kafka connection back")
+        self._broker_connected = ok
 
     def _report_lag(self) -> None:
         now = self._clock()

@@ -12,7 +12,12 @@ class DeadLetters(Protocol):
     """Where rejected records go; ``flush`` returns once every one sent is acknowledged."""
 
     def send(
-        self, partition: Partition, offset: int, value: bytes | None, error: DecodeError
+        self,
+        partition: Partition,
+        offset: int,
+        value: bytes | None,
+        error: DecodeError,
+        key: bytes | None = None,
     ) -> None: ...
     def flush(self) -> None: ...
 
@@ -25,9 +30,18 @@ class KafkaDeadLetters:
         self._topic = topic
 
     def send(
-        self, partition: Partition, offset: int, value: bytes | None, error: DecodeError
+        self,
+        partition: Partition,
+        offset: int,
+        value: bytes | None,
+        error: DecodeError,
+        key: bytes | None = None,
     ) -> None:
-        """Queue one record; headers name its origin and the reason it was rejected."""
+        """Queue one record with its original key; headers name its origin and the reason."""
+        if value is None and key is None:
+            # kafka-python refuses a record with neither key nor value (ValueError, which
+            # crashed the loop on a keyless tombstone); the reason header says "empty".
+            value = b""
         headers = [
             ("driftd.original.topic", partition.topic.encode()),
             ("driftd.original.partition", str(partition.partition).encode()),
@@ -35,7 +49,7 @@ class KafkaDeadLetters:
             ("driftd.error.reason", error.reason.encode()),
             ("driftd.error.message", error.detail[:1000].encode("utf-8", "replace")),
         ]
-        self._producer.send(self._topic, value=value, headers=headers)
+        self._producer.send(self._topic, value=value, key=key, headers=headers)
 
     def flush(self) -> None:
         """Block until the broker has acknowledged every queued record."""

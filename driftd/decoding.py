@@ -25,6 +25,10 @@ from driftd.errors import DecodeError
 _ROLES = ("id", "timestamp", "model", "model_version", "prediction", "label")
 _SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 _NUMBERS = {int, float, type(None)}
+# What msgspec raises for a record it cannot decode. Besides its own errors, invalid UTF-8 inside
+# a string gives UnicodeDecodeError and deep nesting RecursionError; both once escaped decode()
+# and crashed the daemon on one poison record, again after every restart (it is never committed).
+_UNDECODABLE = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,7 @@ class StreamDecoder:
         root, attr_paths = _compile(paths)
         self._one = msgspec.json.Decoder(root)
         self._many = msgspec.json.Decoder(list[root])  # type: ignore[valid-type]
+        self._raw = msgspec.json.Decoder(list[msgspec.Raw])
         # attrgetter over every mapped path returns one tuple per event in a single C call.
         self._get = attrgetter(*(attr_paths[k] for k in self._keys))
         self._single = len(self._keys) == 1
@@ -98,10 +103,15 @@ class StreamDecoder:
         """Decode a batch of record values; bad records are returned in ``rejected``."""
         rejected: list[Rejected] = []
         index: list[int]
+        joined = b"[" + b",".join(v or b"null" for v in values) + b"]"
         try:
-            events = self._many.decode(b"[" + b",".join(v or b"null" for v in values) + b"]")
+            events = self._many.decode(joined)
+            aligned = _one_value_each(self._raw.decode(joined), values)
+        except _UNDECODABLE:
+            aligned = False
+        if aligned:
             index = list(range(len(values)))
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        else:
             events, index = [], []
             for i, value in enumerate(values):
                 try:
@@ -120,7 +130,12 @@ class StreamDecoder:
             fast = None
             if self._timestamp_unit != "iso8601" and set(map(type, raw_times)) <= _NUMBERS:
                 # Every value a number (or missing): one C conversion, None becoming NaN.
-                fast = np.array(raw_times, dtype=np.float64) * _SCALE[self._timestamp_unit]
+                try:
+                    fast = np.array(raw_times, dtype=np.float64) * _SCALE[self._timestamp_unit]
+                except OverflowError:
+                    # A JSON integer beyond float range ({"ts": 1e400} written out in digits
+                    # decodes to a Python int): the per-value path below rejects just that one.
+                    fast = None
             if fast is not None:
                 timestamps = fast
             else:
@@ -163,6 +178,13 @@ class StreamDecoder:
             raise DecodeError("wrong_shape", str(exc)) from None
         except msgspec.DecodeError as exc:
             raise DecodeError("invalid_json", str(exc)) from None
+        except UnicodeDecodeError as exc:
+            # msgspec validates UTF-8 only inside the strings it keeps, and raises this instead
+            # of DecodeError; JSON must be UTF-8 (RFC 8259), so it is invalid JSON here.
+            raise DecodeError("invalid_json", f"not UTF-8: {exc}") from None
+        except RecursionError:
+            # Arrays or objects nested past msgspec's depth limit where a mapped field is read.
+            raise DecodeError("wrong_shape", "value nested too deeply") from None
 
     def _timestamp(self, raw: Any) -> float:
         """Event time in seconds since the epoch; NaN when the event carries none."""
@@ -178,7 +200,32 @@ class StreamDecoder:
                 raise DecodeError("bad_timestamp", f"not ISO 8601: {raw!r}") from None
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             raise DecodeError("bad_timestamp", f"expected a number of {unit}, got {raw!r}")
-        return float(raw) * _SCALE[unit]
+        try:
+            return float(raw) * _SCALE[unit]
+        except OverflowError:
+            # An integer with hundreds of digits: not a time, and float() cannot hold it.
+            raise DecodeError("bad_timestamp", f"{unit} timestamp out of range") from None
+
+
+def _one_value_each(raws: list[msgspec.Raw], values: Sequence[bytes | None]) -> bool:
+    """Whether the joined batch held exactly one JSON value per record, each record's own.
+
+    Joining records with commas lets a malformed record that is not one complete value parse
+    anyway and shift its neighbours: ``{"a": 1},{"b": 2}`` reads as two events, and
+    ``{"q": "}`` followed by ``{"}`` as one. Such records must be rejected, and the events must
+    stay aligned with their records, so the batch is trusted only when every element of the
+    joined array is exactly its record (JSON whitespace around it aside); otherwise the caller
+    decodes record by record. This costs one extra skip-only pass over the bytes.
+    """
+    if len(raws) != len(values):
+        return False
+    for raw, value in zip(raws, values, strict=True):
+        if value is None:
+            return False
+        own = bytes(raw)
+        if own != value and own != value.strip(b" \t\r\n"):
+            return False
+    return True
 
 
 def _compile(paths: dict[str, str]) -> tuple[type, dict[str, str]]:

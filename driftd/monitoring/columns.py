@@ -18,6 +18,8 @@ import numpy as np
 from driftd.reference.profile import FeatureProfile
 
 _NUMERIC_TYPES = {int, float, type(None)}
+# An integer at least this large cannot be a float: it is counted as a wrong type.
+_FLOAT_MAX = int(np.finfo(np.float64).max)
 _CATEGORY_TYPES = {str, int, type(None)}
 ANOMALIES = ("missing", "wrong_type", "not_finite", "out_of_range", "unseen_category")
 
@@ -62,7 +64,10 @@ class NumericColumn:
         if set(map(type, raw)) <= _NUMERIC_TYPES:
             # Fast path: ints, floats and None convert in C; None becomes NaN. (bools are ints
             # to numpy, which is why the types are checked first: a bool is a schema error.)
-            values = np.array(raw, dtype=np.float64)
+            try:
+                values = np.array(raw, dtype=np.float64)
+            except OverflowError:  # an integer beyond float range: the slow path names it
+                values, wrong = self._slow(raw)
         else:
             values, wrong = self._slow(raw)
         nan = np.isnan(values)
@@ -83,7 +88,9 @@ class NumericColumn:
         for i, v in enumerate(raw):
             if v is None:
                 values[i] = math.nan
-            elif isinstance(v, int | float) and not isinstance(v, bool):
+            elif isinstance(v, float) or (
+                isinstance(v, int) and not isinstance(v, bool) and abs(v) < _FLOAT_MAX
+            ):
                 values[i] = float(v)
             else:
                 values[i] = math.nan

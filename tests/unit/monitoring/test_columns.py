@@ -60,3 +60,10 @@ def test_known_long_tail_categories_are_not_unseen() -> None:
     codes, counts = col.convert([tail, "never-seen-merchant", feat.categorical.domain[0]])
     assert codes.tolist() == [len(feat.categorical.domain), len(feat.categorical.domain), 0]
     assert counts == SchemaCounts(unseen_category=1)
+
+
+def test_integer_beyond_float_range_is_a_wrong_type_not_a_crash() -> None:
+    col = NumericColumn(PROFILE.features["age"])
+    values, counts = col.convert([30, 10**400, -(10**400)])
+    assert counts == SchemaCounts(wrong_type=2)
+    assert values[0] == 30 and np.isnan(values[1:]).all()
