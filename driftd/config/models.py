@@ -90,7 +90,7 @@ class KafkaConfig(Section):
     client_id: str = Field(default="driftd", min_length=1)
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     poll_timeout: PositiveDuration = 0.5
-    max_poll_records: int = Field(default=5000, ge=1, le=1_000_000)
+    max_poll_records: int = Field(default=20_000, ge=1, le=1_000_000)
     session_timeout: PositiveDuration = 10.0
     heartbeat_interval: PositiveDuration = 3.0
     max_poll_interval: PositiveDuration = 300.0
