@@ -14,6 +14,7 @@ from driftd.concept import ConceptMetrics, build_concept_metrics
 from driftd.config.models import DriftdConfig
 from driftd.daemon import CountingProcessor, Daemon, Processor
 from driftd.deadletter import KafkaDeadLetters
+from driftd.handover import Handover
 from driftd.health import Health
 from driftd.http import HttpServer
 from driftd.metrics import build_metrics
@@ -112,6 +113,7 @@ class Runtime:
             notifier=Notifier(),
             reloader=(lambda: self._reload(config_path)) if config_path else None,
             checkpoints=CheckpointStore(config.state.dir) if config.state.dir else None,
+            handover=self._handover(),
         )
         self.http = HttpServer(
             config.http.host,
@@ -121,6 +123,15 @@ class Runtime:
             self.status,
             silences=self.alerting.handle_silences if self.alerting is not None else None,
         )
+
+    def _handover(self) -> Handover | None:
+        topic = self.config.state.handover_topic
+        if topic is None:
+            return None
+        from kafka import KafkaConsumer
+
+        options = consumer_options(self.config.kafka)
+        return Handover(self._producer(), lambda **kw: KafkaConsumer(**(options | kw)), topic)
 
     def _producer(self) -> Any:
         from kafka import KafkaProducer

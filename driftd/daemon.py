@@ -40,9 +40,10 @@ from driftd.config.models import DriftdConfig, StreamConfig
 from driftd.deadletter import DeadLetters
 from driftd.decoding import DecodedBatch, StreamDecoder
 from driftd.errors import ConfigError, DriftdError
+from driftd.handover import Handover
 from driftd.health import Health
 from driftd.metrics import Metrics
-from driftd.sources.base import Partition, Source
+from driftd.sources.base import Batch, Partition, Source
 from driftd.systemd import Notifier
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,9 @@ log = logging.getLogger(__name__)
 class Processor(Protocol):
     """What the loop hands decoded events to."""
 
-    def process(self, stream: StreamConfig, batch: DecodedBatch) -> None: ...
+    def process(
+        self, stream: StreamConfig, batch: DecodedBatch, partition: Partition | None = None
+    ) -> None: ...
     def tick(self) -> None: ...
     def status(self) -> dict[str, Any]: ...
     def save_state(self, directory: Path) -> None: ...
@@ -64,7 +67,9 @@ class CountingProcessor:
     def __init__(self) -> None:
         self.events: dict[str, int] = {}
 
-    def process(self, stream: StreamConfig, batch: DecodedBatch) -> None:
+    def process(
+        self, stream: StreamConfig, batch: DecodedBatch, partition: Partition | None = None
+    ) -> None:
         """Count the events of a batch per stream."""
         self.events[stream.name] = self.events.get(stream.name, 0) + len(batch)
 
@@ -103,6 +108,7 @@ class Daemon:
         notifier: Notifier | None = None,
         reloader: Callable[[], tuple[DriftdConfig, Processor]] | None = None,
         checkpoints: CheckpointStore | None = None,
+        handover: Handover | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -119,6 +125,10 @@ class Daemon:
         self._checkpoints = checkpoints
         self._uncommitted: dict[Partition, int] = {}
         self._revoked: set[Partition] = set()
+        self._handover = handover
+        # Set on kafka-python's IO thread by the rebalance listener, applied on the loop thread.
+        self._to_forget: set[Partition] = set()
+        self._to_adopt: set[Partition] = set()
         self._resume: dict[Partition, int] = {}
         self._last_checkpoint = clock()
         if checkpoints is not None:
@@ -211,6 +221,8 @@ class Daemon:
         # Called on kafka-python's IO thread; only bookkeeping here.
         self._assigned = (self._assigned - revoked) | assigned
         self._revoked = self._revoked | revoked
+        self._to_forget = self._to_forget | revoked
+        self._to_adopt = self._to_adopt | assigned
         for partition in assigned:
             # The checkpoint may be ahead of the committed offset (a crash between the two).
             if partition in self._resume and hasattr(self._source, "seek"):
@@ -262,6 +274,8 @@ class Daemon:
             return 0
         self._report_lag()
         self._report_connection()
+        if self._handover is not None and (self._to_forget or self._to_adopt):
+            batch = self._rebalance(batch)
         if not batch:
             # Idle: what the last batches left uncommitted is checkpointed and committed once
             # the interval is up, not only when a next record arrives; on a quiet topic that
@@ -311,7 +325,49 @@ class Daemon:
             newest = float(decoded.timestamps.max()) if decoded.timestamps.size else float("nan")
             if not math.isnan(newest):
                 self.metrics.last_event_timestamp.labels(stream=stream.name).set(newest)
-            self.processor.process(stream, decoded)
+            self.processor.process(stream, decoded, partition)
+
+    def _rebalance(self, batch: Batch) -> Batch:
+        """Hand monitor state over after a rebalance (see driftd.handover).
+
+        Partitions this replica lost: forget the monitors they alone fed. Partitions it gained
+        without holding their state: restore the newest handed-over snapshot, seek to the offset
+        it covers and drop records of this batch it already counts.
+        """
+        assert self._handover is not None
+        forget, self._to_forget = self._to_forget, set()
+        adopt, self._to_adopt = self._to_adopt, set()
+        processor: Any = self.processor
+        for partition in sorted(forget - self._assigned):
+            names = processor.forget_partition(partition)
+            if names:
+                log.info("%s moved to another replica: forgot monitors %s", partition, names)
+        fresh = {p for p in adopt & self._assigned if not processor.owned_by(p)}
+        if not fresh:
+            return batch
+        snapshots = self._handover.fetch(fresh)
+        kept = dict(batch)
+        for partition, snap in sorted(snapshots.items()):
+            records = kept.get(partition)
+            if records and records[0].offset > snap.offset:
+                log.warning(
+                    "%s: handed-over state ends at offset %d but records resume at %d; "
+                    "its monitors start afresh",
+                    partition,
+                    snap.offset,
+                    records[0].offset,
+                )
+                continue
+            names = processor.adopt_partition(snap)
+            if records:
+                kept[partition] = [r for r in records if r.offset >= snap.offset]
+                if not kept[partition]:
+                    del kept[partition]
+            else:
+                self._source.seek(partition, snap.offset)  # type: ignore[attr-defined]
+            self._resume[partition] = snap.offset
+            log.info("%s: took over monitors %s at offset %d", partition, names, snap.offset)
+        return kept
 
     def _checkpoint_due(self) -> bool:
         """Without checkpoints, after every batch; with them, every checkpoint_interval."""
@@ -331,6 +387,8 @@ class Daemon:
             covered = {**self._resume, **self._uncommitted}
             self._checkpoints.save(self.processor, covered)
             self._resume = covered
+            if self._handover is not None:
+                self._publish_handover(covered)
             self._last_checkpoint = self._clock()
             self.metrics.checkpoints.inc()
         # Partitions revoked meanwhile belong to another member now: their offsets are its to
@@ -340,6 +398,14 @@ class Daemon:
             self._uncommitted.pop(partition, None)
         if self._uncommitted and self._commit(self._uncommitted):
             self._uncommitted = {}
+
+    def _publish_handover(self, covered: dict[Partition, int]) -> None:
+        processor: Any = self.processor
+        assert self._handover is not None
+        for partition in sorted(self._assigned):
+            if partition in covered and processor.owned_by(partition):
+                self._handover.publish(processor.partition_snapshot(partition, covered[partition]))
+        self._handover.flush()
 
     def _commit(self, offsets: dict[Partition, int]) -> bool:
         try:

@@ -294,6 +294,13 @@ class StateConfig(Section):
 
     dir: Path | None = None
     checkpoint_interval: PositiveDuration = 5.0
+    handover_topic: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")
+
+    @model_validator(mode="after")
+    def _handover_needs_checkpoints(self) -> StateConfig:
+        if self.handover_topic is not None and self.dir is None:
+            raise ValueError("handover_topic needs dir: state is handed over at checkpoints")
+        return self
 
     @field_validator("dir")
     @classmethod

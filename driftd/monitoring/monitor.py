@@ -164,22 +164,34 @@ class Monitor:
 
     # -- the hot path ---------------------------------------------------------------------
 
-    def add(self, batch: DecodedBatch) -> None:
-        """Window the events of a decoded batch; closed windows are evaluated at once."""
+    def add(self, batch: DecodedBatch) -> int:
+        """Window the events of a decoded batch (closed windows are evaluated at once).
+
+        Returns how many events this monitor took (after its model filter).
+        """
         n = len(batch)
         if n == 0:
-            return
+            return 0
         select: np.ndarray | None = None
         if self.cfg.model is not None:
             model = self.cfg.model
             select = np.flatnonzero(np.fromiter((m == model for m in batch.models), bool, n))
             if select.size == 0:
-                return
+                return 0
         groups = self._segmenter.split(batch.segments, n)
+        taken = 0
         for key, group in groups.items():
             rows = group if select is None else np.intersect1d(group, select, assume_unique=True)
             if rows.size:
+                taken += int(rows.size)
                 self._add_rows(key, batch, rows if rows.size != n else None)
+        return taken
+
+    def reset(self) -> None:
+        """Forget every window and threshold state (its partition moved to another replica)."""
+        self._segments = {}
+        self._segmenter.known = set()
+        self.windows_closed = 0
 
     def _add_rows(self, key: Segment, batch: DecodedBatch, rows: np.ndarray | None) -> None:
         state = self._segment(key)

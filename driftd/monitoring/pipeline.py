@@ -13,11 +13,13 @@ from driftd.concept import ConceptMetrics, ConceptMonitor
 from driftd.config.models import DriftdConfig, StreamConfig
 from driftd.decoding import DecodedBatch
 from driftd.errors import ConfigError
+from driftd.handover import Snapshot
 from driftd.monitoring.monitor import Monitor
 from driftd.monitoring.sinks import VerdictSink
 from driftd.records import Verdict
 from driftd.reference.io import load_profile
 from driftd.reference.profile import Profile
+from driftd.sources.base import Partition
 
 log = logging.getLogger(__name__)
 
@@ -73,23 +75,68 @@ class MonitoringProcessor:
                 self._by_stream.setdefault(stream, []).append(monitor)
         self.events: dict[str, int] = {}
         self.verdicts = 0
+        # Which partitions fed each monitor's windows: a monitor fed by one partition only is
+        # handed over with it on a rebalance (see driftd.handover).
+        self.fed: dict[str, set[Partition]] = {}
 
     def _publish(self, verdicts: list[Verdict]) -> None:
         self.verdicts += len(verdicts)
         for sink in self.sinks:
             sink.publish(verdicts)
 
-    def process(self, stream: StreamConfig, batch: DecodedBatch) -> None:
-        """Window a batch in every monitor fed by ``stream``."""
+    def process(
+        self, stream: StreamConfig, batch: DecodedBatch, partition: Partition | None = None
+    ) -> None:
+        """Window a batch in every monitor fed by ``stream`` (read from ``partition``)."""
         self.events[stream.name] = self.events.get(stream.name, 0) + len(batch)
         for monitor in self._by_stream.get(stream.name, ()):
             if stream.name in monitor.drift_streams:
-                monitor.add(batch)
+                taken = monitor.add(batch)
+                if taken and partition is not None:
+                    self.fed.setdefault(monitor.name, set()).add(partition)
             concept = self.concepts.get(monitor.name)
             if concept is not None:
                 verdicts = _feed_concept(concept, stream, batch)
                 if verdicts:
                     self._publish(verdicts)
+
+    def owned_by(self, partition: Partition) -> list[Monitor]:
+        """Monitors whose events all came from ``partition`` (their state is its state)."""
+        return [m for m in self.monitors if self.fed.get(m.name) == {partition}]
+
+    def partition_snapshot(self, partition: Partition, offset: int) -> Snapshot:
+        """The state of the monitors ``partition`` alone feeds, covering up to ``offset``."""
+        return Snapshot(partition, offset, {m.name: m.snapshot() for m in self.owned_by(partition)})
+
+    def forget_partition(self, partition: Partition) -> list[str]:
+        """Reset the monitors ``partition`` alone fed (it now belongs to another replica)."""
+        names = []
+        for monitor in self.owned_by(partition):
+            monitor.reset()
+            self.fed.pop(monitor.name, None)
+            names.append(monitor.name)
+        return names
+
+    def adopt_partition(self, snapshot: Snapshot) -> list[str]:
+        """Restore the monitors of a partition handed over by another replica."""
+        names = []
+        by_name = {m.name: m for m in self.monitors}
+        for name, (meta, arrays) in snapshot.monitors.items():
+            monitor = by_name.get(name)
+            if monitor is None:
+                continue
+            monitor.reset()
+            try:
+                monitor.restore(meta, arrays)
+            except (ValueError, KeyError) as exc:
+                log.warning(
+                    "monitor %s starts afresh: the handed-over state does not fit (%s)", name, exc
+                )
+                monitor.reset()
+                continue
+            self.fed[name] = {snapshot.partition}
+            names.append(name)
+        return names
 
     def tick(self) -> None:
         """Expire label-join entries past their TTL (cheap when nothing is due)."""
@@ -111,7 +158,11 @@ class MonitoringProcessor:
 
     def snapshot(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Every monitor's state, for a checkpoint."""
-        meta: dict[str, Any] = {"events": dict(self.events), "monitors": {}}
+        meta: dict[str, Any] = {
+            "events": dict(self.events),
+            "monitors": {},
+            "fed": {n: [[p.topic, p.partition] for p in ps] for n, ps in self.fed.items()},
+        }
         arrays: dict[str, np.ndarray] = {}
         for monitor in self.monitors:
             mmeta, marrays = monitor.snapshot()
@@ -122,6 +173,8 @@ class MonitoringProcessor:
     def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Continue from ``snapshot()``; monitors not in the checkpoint start empty."""
         self.events.update(meta.get("events", {}))
+        for name, parts in meta.get("fed", {}).items():
+            self.fed[name] = {Partition(str(t), int(p)) for t, p in parts}
         for monitor in self.monitors:
             saved = meta["monitors"].get(monitor.name)
             if saved is None:
