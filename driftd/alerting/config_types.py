@@ -7,22 +7,23 @@ from pathlib import Path
 from string import Formatter
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationInfo
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo
 
 from driftd.alerting.matchers import parse_matchers
+from driftd.scalars import Duration, Name, PositiveDuration, read_secret_file
+
+__all__ = [
+    "Duration",
+    "LabelName",
+    "Model",
+    "Name",
+    "PositiveDuration",
+    "check_matchers",
+    "check_templates",
+    "load_secrets",
+]
 
 
-def _seconds(value: object) -> float:
-    # Imported when validating, not at import time: driftd.config's models import this module,
-    # so a module-level import of the driftd.config package would be circular.
-    from driftd.config.types import parse_duration
-
-    return parse_duration(value)
-
-
-Duration = Annotated[float, BeforeValidator(_seconds)]
-PositiveDuration = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
-Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")]
 LabelName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 # Fields a rule's annotation templates may use besides the alert's labels.
@@ -69,11 +70,6 @@ def load_secrets(model: BaseModel, info: ValidationInfo, *names: str) -> None:
             raise ValueError(f"give {name} or {name}_file, not both")
         if path is None:
             continue
-        if not path.is_absolute():
-            base = (info.context or {}).get("base_dir")
-            path = Path(base) / path if base else path
-        try:
-            secret = SecretStr(path.read_text(encoding="utf-8").strip())
-        except OSError as exc:
-            raise ValueError(f"cannot read {name}_file {str(path)!r}: {exc.strerror}") from None
+        base = (info.context or {}).get("base_dir")
+        secret = read_secret_file(path, f"{name}_file", Path(base) if base else None)
         object.__setattr__(model, name, secret)

@@ -1,19 +1,20 @@
 """Config of the concept-drift path: the label join, river detectors and performance windows.
 
 Models are frozen and reject unknown keys, like the rest of the driftd config; durations are
-floats in seconds. A monitor's ``concept:`` section looks like this (every key optional)::
+strings like ``1d`` or ``60s``, or numbers of seconds. A monitor's ``concept:`` section looks
+like this (every key optional)::
 
     concept:
       task: classification        # or regression
       positive_class: 1           # class counted as positive by precision/recall/f1/auc
       decision_threshold: 0.5     # numeric predictions are scores: class = score >= 0.5
       join:
-        ttl: 86400.0              # seconds (arrival time) a prediction waits for its label
+        ttl: 1d                   # how long (arrival time) a prediction waits for its label
         max_pending: 10000000     # hard cap on waiting predictions; the oldest are evicted
         max_memory_bytes: 1073741824  # cap on the join's arrays; lowers max_pending if needed
-        early_label_grace: 60.0   # seconds a label may wait for a prediction it overtook
+        early_label_grace: 60s    # how long a label may wait for a prediction it overtook
         max_early_labels: 100000
-        sweep_interval: 60.0      # seconds between TTL sweeps
+        sweep_interval: 1m        # time between TTL sweeps
         initial_capacity: 1024
       detectors:                  # river detectors fed one error per joined pair
         - type: adwin             # on the 0/1 loss by default
@@ -44,8 +45,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from driftd.concept.sizing import SLOT_BYTES, max_entries_within, table_bytes
+from driftd.scalars import Duration, Name, PositiveDuration
 
-Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")]
 ErrorSignal = Literal["zero_one", "absolute", "squared"]
 ClassificationMetric = Literal["accuracy", "precision", "recall", "f1", "auc"]
 RegressionMetric = Literal["mae", "rmse"]
@@ -65,12 +66,12 @@ class Section(BaseModel):
 class JoinConfig(Section):
     """How predictions wait for their labels, and the bounds on that wait."""
 
-    ttl: float = Field(86400.0, gt=0)
+    ttl: PositiveDuration = 86400.0
     max_pending: int = Field(10_000_000, ge=1)
     max_memory_bytes: int = Field(1 << 30, gt=0)
-    early_label_grace: float = Field(60.0, ge=0)
+    early_label_grace: Duration = 60.0
     max_early_labels: int = Field(100_000, ge=1)
-    sweep_interval: float = Field(60.0, gt=0)
+    sweep_interval: PositiveDuration = 60.0
     initial_capacity: int = Field(1024, ge=8)
 
     @field_validator("initial_capacity")

@@ -13,7 +13,7 @@ from driftd.config.models import (
     StreamConfig,
     TumblingWindow,
 )
-from driftd.config.types import parse_duration
+from driftd.scalars import parse_duration
 
 __all__ = [
     "AdaptiveThreshold",

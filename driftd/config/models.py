@@ -22,7 +22,7 @@ from pydantic import (
 
 from driftd.alerting.config import AlertingConfig
 from driftd.concept.config import ConceptConfig
-from driftd.config.types import Name, PositiveDuration
+from driftd.scalars import Name, PositiveDuration, read_secret_file
 
 NUMERIC_STATISTICS = ("ks", "psi", "js", "wasserstein")
 CATEGORICAL_STATISTICS = ("linf", "psi", "js")
@@ -39,13 +39,6 @@ def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
         return path
     base = (info.context or {}).get("base_dir")
     return (Path(base) / path) if base else path
-
-
-def _read_secret_file(path: Path, key: str) -> SecretStr:
-    try:
-        return SecretStr(path.read_text(encoding="utf-8").strip())
-    except OSError as exc:
-        raise ValueError(f"cannot read {key} {str(path)!r}: {exc.strerror}") from exc
 
 
 class KafkaSecurity(Section):
@@ -76,7 +69,7 @@ class KafkaSecurity(Section):
         if self.sasl_password_file is not None:
             path = _resolve(self.sasl_password_file, info)
             assert path is not None
-            object.__setattr__(self, "sasl_password", _read_secret_file(path, "sasl_password_file"))
+            object.__setattr__(self, "sasl_password", read_secret_file(path, "sasl_password_file"))
         return self
 
 

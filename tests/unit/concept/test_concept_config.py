@@ -15,7 +15,7 @@ from driftd.concept.sizing import table_bytes
 
 def docstring_example() -> dict:
     doc = config_module.__doc__ or ""
-    block = doc.split("looks like this (every key optional)::\n", 1)[1].split("\n\n", 1)[0]
+    block = doc.split("(every key optional)::\n", 1)[1].split("\n\n", 1)[0]
     return yaml.safe_load(textwrap.dedent(block))
 
 

@@ -1,11 +1,16 @@
-"""Scalar types of the config: durations like ``30s`` and secrets from ``*_file``."""
+"""Scalar types every config section shares: durations like ``30s``, names, ``*_file`` secrets.
+
+A leaf module (pydantic only), so the config models of the daemon, of alerting and of concept
+drift can all use it without importing each other.
+"""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, SecretStr
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -35,3 +40,13 @@ def parse_duration(value: object) -> float:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")]
+
+
+def read_secret_file(path: Path, key: str, base_dir: Path | None = None) -> SecretStr:
+    """The stripped contents of a ``*_file`` secret (relative paths from ``base_dir``)."""
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        return SecretStr(path.read_text(encoding="utf-8").strip())
+    except OSError as exc:
+        raise ValueError(f"cannot read {key} {str(path)!r}: {exc.strerror}") from None
