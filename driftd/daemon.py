@@ -289,8 +289,10 @@ class Daemon:
         count = 0
         for partition, records in batch.items():
             count += len(records)
+            # One topic may feed several streams (other field mappings): read the values once.
+            values = [r.value for r in records]
             for stream, decoder in self._by_topic.get(partition.topic, ()):
-                self._process(partition, records, stream, decoder)
+                self._process(partition, records, values, stream, decoder)
             offsets[partition] = records[-1].offset + 1
         self._uncommitted.update(offsets)
         if self._checkpoint_due():
@@ -300,9 +302,13 @@ class Daemon:
         return count
 
     def _process(
-        self, partition: Partition, records: Any, stream: StreamConfig, decoder: StreamDecoder
+        self,
+        partition: Partition,
+        records: Any,
+        values: list[bytes | None],
+        stream: StreamConfig,
+        decoder: StreamDecoder,
     ) -> None:
-        values = [r.value for r in records]
         decoded = decoder.decode(values)
         self.metrics.records_consumed.labels(stream=stream.name).inc(len(values))
         self.metrics.events_decoded.labels(stream=stream.name).inc(len(decoded))

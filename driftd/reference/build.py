@@ -19,8 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from detectors import bin_counts, quantile_edges
 from driftd.errors import ProfileError
-from driftd.reference.bins import bin_counts, quantile_edges
 from driftd.reference.performance import reference_performance
 from driftd.reference.profile import (
     CategoricalSummary,
