@@ -12,8 +12,15 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import settings
 
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# No per-example deadline: the first example of a property pays for Numba compiling its
+# kernels, which made deadline checks fail at random ("FlakyFailure"). Speed is measured in
+# bench/, never in tests.
+settings.register_profile("driftd", deadline=None)
+settings.load_profile("driftd")
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,9 @@
 
 A numeric column becomes float64 with NaN where the value is unusable; a categorical column
 becomes int32 codes into the profile's domain, with the last code for "other" (unseen) and -1
-for missing. Each conversion also returns the schema anomaly counts of the batch, so data
-quality costs no second pass.
+for missing. Each conversion also returns one anomaly code per event (``OK``, ``MISSING``, ...),
+so data quality costs no second pass and every anomaly is counted in the window that holds its
+event, however the stream was split into poll batches.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ _NUMERIC_TYPES = {int, float, type(None)}
 _FLOAT_MAX = int(np.finfo(np.float64).max)
 _CATEGORY_TYPES = {str, int, type(None)}
 ANOMALIES = ("missing", "wrong_type", "not_finite", "out_of_range", "unseen_category")
+# Per-event anomaly codes: 0 is a clean value, i + 1 is ANOMALIES[i].
+OK, MISSING, WRONG_TYPE, NOT_FINITE, OUT_OF_RANGE, UNSEEN = range(6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,23 @@ class SchemaCounts:
         """Counts by anomaly name."""
         return {name: getattr(self, name) for name in ANOMALIES}
 
+    @property
+    def total(self) -> int:
+        """Events with any anomaly (each event has at most one)."""
+        return (
+            self.missing
+            + self.wrong_type
+            + self.not_finite
+            + self.out_of_range
+            + self.unseen_category
+        )
+
+    @classmethod
+    def of(cls, codes: np.ndarray) -> SchemaCounts:
+        """Counts of per-event anomaly codes (one feature's column)."""
+        counts = np.bincount(codes, minlength=len(ANOMALIES) + 1)
+        return cls(*(int(c) for c in counts[1 : len(ANOMALIES) + 1]))
+
 
 class NumericColumn:
     """Converts one numeric feature's raw values against its reference range."""
@@ -57,10 +77,10 @@ class NumericColumn:
         self.low = feature.numeric.minimum
         self.high = feature.numeric.maximum
 
-    def convert(self, raw: list[Any]) -> tuple[np.ndarray, SchemaCounts]:
-        """float64 values (NaN where missing, wrong type or not finite) and the anomalies."""
-        missing = raw.count(None)
-        wrong = 0
+    def convert(self, raw: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """float64 values (NaN where missing, wrong type or not finite) and per-event codes."""
+        codes = np.zeros(len(raw), dtype=np.uint8)
+        wrong: np.ndarray | None = None
         if set(map(type, raw)) <= _NUMERIC_TYPES:
             # Fast path: ints, floats and None convert in C; None becomes NaN. (bools are ints
             # to numpy, which is why the types are checked first: a bool is a schema error.)
@@ -71,20 +91,25 @@ class NumericColumn:
         else:
             values, wrong = self._slow(raw)
         nan = np.isnan(values)
-        n_nan = int(nan.sum())
+        if nan.any() or wrong is not None:
+            missing = np.fromiter((v is None for v in raw), dtype=bool, count=len(raw))
+            codes[nan] = NOT_FINITE
+            codes[missing] = MISSING
+            if wrong is not None:
+                codes[wrong] = WRONG_TYPE
         infinite = np.isinf(values)
-        n_inf = int(infinite.sum())
-        not_finite = n_nan - missing - wrong + n_inf
-        if n_inf:
+        if infinite.any():
+            codes[infinite] = NOT_FINITE
             values[infinite] = np.nan
-        finite = values[~np.isnan(values)]
-        out = int(((finite < self.low) | (finite > self.high)).sum()) if finite.size else 0
-        return values, SchemaCounts(missing, wrong, not_finite, out, 0)
+        with np.errstate(invalid="ignore"):
+            out = (values < self.low) | (values > self.high)
+        codes[out] = OUT_OF_RANGE
+        return values, codes
 
     @staticmethod
-    def _slow(raw: list[Any]) -> tuple[np.ndarray, int]:
+    def _slow(raw: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         values = np.empty(len(raw), dtype=np.float64)
-        wrong = 0
+        wrong = np.zeros(len(raw), dtype=bool)
         for i, v in enumerate(raw):
             if v is None:
                 values[i] = math.nan
@@ -94,7 +119,7 @@ class NumericColumn:
                 values[i] = float(v)
             else:
                 values[i] = math.nan
-                wrong += 1
+                wrong[i] = True
         return values, wrong
 
 
@@ -119,27 +144,29 @@ class CategoricalColumn:
         index[None] = -1
         self._index = index
 
-    def convert(self, raw: list[Any]) -> tuple[np.ndarray, SchemaCounts]:
-        """int32 codes (-1 for missing or wrong type, ``other`` for unseen) and the anomalies."""
+    def convert(self, raw: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """int32 codes (-1 for missing or wrong type, ``other`` for unseen) and per-event
+        anomaly codes."""
         unseen_code = self._unseen
+        anomalies = np.zeros(len(raw), dtype=np.uint8)
         if set(map(type, raw)) <= _CATEGORY_TYPES:
             # Fast path, all in C: the index maps None to -1 and anything unknown to unseen.
             lookup = map(self._index.get, raw, itertools.repeat(unseen_code))
             codes = np.fromiter(lookup, dtype=np.int32, count=len(raw))
-            wrong = 0
+            anomalies[codes == -1] = MISSING
         else:  # floats, lists or objects where a category (text or int) belongs
             codes, wrong = self._slow(raw)
-        missing = raw.count(None)
-        unseen = 0
+            anomalies[codes == -1] = MISSING
+            anomalies[wrong] = WRONG_TYPE
         if unseen_code != self.other:
             is_unseen = codes == unseen_code
-            unseen = int(is_unseen.sum())
+            anomalies[is_unseen] = UNSEEN
             codes[is_unseen] = self.other
-        return codes, SchemaCounts(missing, wrong, 0, 0, unseen)
+        return codes, anomalies
 
-    def _slow(self, raw: list[Any]) -> tuple[np.ndarray, int]:
+    def _slow(self, raw: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         codes = np.empty(len(raw), dtype=np.int32)
-        wrong = 0
+        wrong = np.zeros(len(raw), dtype=bool)
         for i, v in enumerate(raw):
             if v is None:
                 codes[i] = -1
@@ -147,5 +174,5 @@ class CategoricalColumn:
                 codes[i] = self._index.get(v, self._unseen)
             else:
                 codes[i] = -1
-                wrong += 1
+                wrong[i] = True
         return codes, wrong

@@ -198,21 +198,21 @@ class Monitor:
         count = batch.index.size if rows is None else rows.size
         numeric = np.empty((count, len(self._numeric)), dtype=np.float64)
         categorical = np.empty((count, len(self._categorical)), dtype=np.int32)
-        schema: list[SchemaCounts] = []
+        anomalies = np.empty((count, len(self._order)), dtype=np.uint8)
         pick = None if rows is None else rows.tolist()
         for j, feat in enumerate(self._order):
             raw = self._raw(batch, feat.name)
             if pick is not None:
                 raw = [raw[i] for i in pick]
-            values, counts = self._converters[feat.name].convert(raw)
+            values, codes = self._converters[feat.name].convert(raw)
             if j < len(self._numeric):
                 numeric[:, j] = values
             else:
                 categorical[:, j - len(self._numeric)] = values
-            schema.append(counts)
+            anomalies[:, j] = codes
         times = batch.timestamps if rows is None else batch.timestamps[rows]
         state.windows.add(
-            Rows(numeric, categorical, times, tuple(schema)),
+            Rows(numeric, categorical, times, anomalies),
             lambda w: self._evaluate(key, state, w),
         )
 
@@ -347,6 +347,7 @@ class Monitor:
                 {
                     "numeric": arrays[f"s{i}.numeric"],
                     "categorical": arrays[f"s{i}.categorical"],
+                    "anomalies": arrays[f"s{i}.anomalies"],
                 },
             )
             if len(seg["thresholds"]) != len(state.tests):
@@ -388,7 +389,8 @@ def _schema_rate(counts: SchemaCounts, size: int, feat: FeatureProfile) -> float
     # Missing values are only an anomaly beyond the rate the reference already had.
     excess_missing = max(0.0, counts.missing / size - feat.missing_rate)
     hard = counts.wrong_type + counts.not_finite + counts.unseen_category + counts.out_of_range
-    return hard / size + excess_missing
+    # Each event carries at most one anomaly per feature, so the rate is at most 1.
+    return min(1.0, hard / size + excess_missing)
 
 
 def _schema_detail(counts: SchemaCounts) -> str:

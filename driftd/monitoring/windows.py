@@ -7,7 +7,6 @@ handed to the evaluator as views into the buffers and evaluated before the buffe
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ class Rows:
     numeric: np.ndarray
     categorical: np.ndarray
     times: np.ndarray
-    schema: tuple[SchemaCounts, ...]
+    anomalies: np.ndarray  # uint8 (rows, features): a per-event code of driftd.monitoring.columns
 
 
 OnClose = Callable[[ClosedWindow], None]
@@ -52,8 +51,8 @@ class _Buffer:
     def __init__(self, capacity: int, n_numeric: int, n_categorical: int, n_schema: int) -> None:
         self.numeric = np.empty((capacity, n_numeric), dtype=np.float64)
         self.categorical = np.empty((capacity, n_categorical), dtype=np.int32)
+        self.anomalies = np.empty((capacity, n_schema), dtype=np.uint8)
         self.fill = 0
-        self.schema = [SchemaCounts()] * n_schema
         self.start = math.inf
         self.end = -math.inf
 
@@ -66,14 +65,12 @@ class _Buffer:
         f = self.fill
         self.numeric[f : f + n] = rows.numeric[lo:hi]
         self.categorical[f : f + n] = rows.categorical[lo:hi]
+        self.anomalies[f : f + n] = rows.anomalies[lo:hi]
         self.fill = f + n
         times = rows.times[lo:hi]
         if times.size and not np.isnan(times).all():
             self.start = min(self.start, float(np.nanmin(times)))
             self.end = max(self.end, float(np.nanmax(times)))
-
-    def add_schema(self, counts: tuple[SchemaCounts, ...]) -> None:
-        self.schema = [a + b for a, b in zip(self.schema, counts, strict=True)]
 
     def close(
         self, index: int, start: float | None = None, end: float | None = None
@@ -82,7 +79,10 @@ class _Buffer:
             index=index,
             numeric=self.numeric[: self.fill],
             categorical=self.categorical[: self.fill],
-            schema=tuple(self.schema),
+            schema=tuple(
+                SchemaCounts.of(self.anomalies[: self.fill, j])
+                for j in range(self.anomalies.shape[1])
+            ),
             start=self.start if start is None else start,
             end=self.end if end is None else end,
         )
@@ -92,33 +92,34 @@ class _Buffer:
             "fill": self.fill,
             "start": self.start,
             "end": self.end,
-            "schema": [list(dataclasses.astuple(c)) for c in self.schema],
         }
         arrays = {
             "numeric": self.numeric[: self.fill].copy(),
             "categorical": self.categorical[: self.fill].copy(),
+            "anomalies": self.anomalies[: self.fill].copy(),
         }
         return meta, arrays
 
     def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         fill = int(meta["fill"])
         numeric, categorical = arrays["numeric"], arrays["categorical"]
+        anomalies = arrays["anomalies"]
         if (
             fill > self.capacity
-            or numeric.shape[1:] != self.numeric.shape[1:]
-            or (categorical.shape[1:] != self.categorical.shape[1:])
+            or numeric.shape != (fill, *self.numeric.shape[1:])
+            or categorical.shape != (fill, *self.categorical.shape[1:])
+            or anomalies.shape != (fill, *self.anomalies.shape[1:])
         ):
             raise ValueError("window shape changed since the checkpoint")
         self.numeric[:fill] = numeric
         self.categorical[:fill] = categorical
+        self.anomalies[:fill] = anomalies
         self.fill = fill
         self.start = float(meta["start"])
         self.end = float(meta["end"])
-        self.schema = [SchemaCounts(*c) for c in meta["schema"]]
 
     def reset(self) -> None:
         self.fill = 0
-        self.schema = [SchemaCounts()] * len(self.schema)
         self.start = math.inf
         self.end = -math.inf
 
@@ -148,8 +149,6 @@ class CountWindows:
     def add(self, rows: Rows, on_close: OnClose) -> None:
         """Append rows; every time the window fills, evaluate it and start the next."""
         n = rows.numeric.shape[0]
-        # Schema counts are per batch; attribute them to the window the batch starts in.
-        self._buf.add_schema(rows.schema)
         lo = 0
         while lo < n:
             take = min(self._buf.capacity - self._buf.fill, n - lo)
@@ -215,7 +214,6 @@ class TumblingWindows:
         if np.isnan(times).any():
             raise ValueError("tumbling windows need an event time on every event")
         slots = np.floor(times / self.every).astype(np.int64)
-        self._buf.add_schema(rows.schema)
         n = slots.size
         lo = 0
         while lo < n:

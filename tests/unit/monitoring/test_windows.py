@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from driftd.monitoring.columns import SchemaCounts
+from driftd.monitoring.columns import MISSING, OK
 from driftd.monitoring.windows import ClosedWindow, CountWindows, Rows, TumblingWindows
 
 
@@ -15,7 +15,7 @@ def _rows(values: np.ndarray, times: np.ndarray | None = None) -> Rows:
         numeric=values.reshape(n, 1).astype(float),
         categorical=(values.reshape(n, 1) % 3).astype(np.int32),
         times=np.full(n, np.nan) if times is None else times,
-        schema=(SchemaCounts(missing=1),),
+        anomalies=np.where(np.arange(n) == 0, MISSING, OK).astype(np.uint8).reshape(n, 1),
     )
 
 
