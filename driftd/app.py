@@ -88,7 +88,7 @@ class Runtime:
             from driftd.alerting import build_alerting
 
             self.alerting = build_alerting(config.alerting, self.metrics.registry)
-            alert_sink = AlertingSink(self.alerting)
+            alert_sink = AlertingSink(self.alerting, caught_up=lambda: self.daemon.caught_up)
             sinks.append(alert_sink)
             # Notifications and alert state reach the outbox (one SQLite transaction) before
             # the offsets of the records that caused them are committed.

@@ -149,6 +149,9 @@ class Daemon:
         self._source = source_factory(self._on_assignment)
         self._last_lag = 0.0
         self._broker_connected: bool | None = None
+        # Whether the last turn left the consumer at the head of its partitions; alerting
+        # reads it (event time flows with the wall clock only then).
+        self.caught_up = False
 
     def _decoders(
         self, config: DriftdConfig
@@ -274,6 +277,7 @@ class Daemon:
             return 0
         self._report_lag()
         self._report_connection()
+        self.caught_up = bool(self._source.caught_up())
         if self._handover is not None and (self._to_forget or self._to_adopt):
             batch = self._rebalance(batch)
         if not batch:

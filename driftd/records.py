@@ -20,8 +20,10 @@ class Verdict:
 
     ``kind`` is ``data`` (covariate drift), ``prediction``, ``schema`` (data quality) or
     ``concept`` (performance after the label join). ``window_start``/``window_end`` are event
-    times in seconds (NaN when events carry none); ``first_offset``/``last_offset`` count the
-    monitor's events, so a verdict can be traced back to the stream.
+    times in seconds (NaN when events carry none). ``window_epoch`` names the run of windows
+    ``window_index`` counts in: it changes whenever a monitor's windows start over (a new
+    monitor, a reset, a checkpoint that did not fit) and is kept across a restore, so
+    ``(window_epoch, window_index)`` identifies a window even when it is replayed after a crash.
     """
 
     monitor: str
@@ -33,6 +35,7 @@ class Verdict:
     kind: str = "data"
     segment: tuple[tuple[str, str], ...] = ()
     window_index: int = 0
+    window_epoch: str = ""
     window_size: int = 0
     window_start: float = float("nan")
     window_end: float = float("nan")

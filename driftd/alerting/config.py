@@ -72,6 +72,7 @@ systemd credentials. The example below is validated by the tests::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator, model_validator
 
@@ -235,6 +236,10 @@ class AlertingConfig(Model):
     inhibit_rules: list[InhibitRule] = Field(default_factory=list)
     silences: list[SilenceConfig] = Field(default_factory=list)
     delivery: DeliveryConfig = DeliveryConfig()
+    # What a backlog (a restart, an outage, a new consumer group) notifies: "replay" sends
+    # what a live run would have sent, in event time; "head" only the alerts still firing
+    # once the consumer has caught up, with their original start times.
+    catch_up: Literal["replay", "head"] = "replay"
 
     @field_validator("outbox_dir")
     @classmethod

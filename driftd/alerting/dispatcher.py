@@ -56,6 +56,8 @@ class Dispatcher:
         self._firing: dict[str, Alert] = {}
         self._groups: dict[str, AggregationGroup] = {}
         self._dirty = False
+        # Notifications made by ``step`` and not yet written by ``commit``.
+        self._unwritten: list[Notification] = []
 
     def add(self, alerts: Iterable[Alert]) -> None:
         """Accept new or updated alerts; they enter their groups on the next ``tick``."""
@@ -66,8 +68,31 @@ class Dispatcher:
             else:
                 self._firing.pop(alert.fingerprint, None)
 
-    def tick(self, now: float, state: Mapping[str, str] | None = None) -> list[Notification]:
-        """Run the pipeline once; ``state`` is written to the outbox with its entries."""
+    def tick(
+        self,
+        now: float,
+        state: Mapping[str, str] | None = None,
+        *,
+        wall: float | None = None,
+        flush: bool = True,
+    ) -> list[Notification]:
+        """Run the pipeline once; ``state`` is written to the outbox with its entries.
+
+        ``now`` is the alert clock (event time: group timers, repeat, retraining); ``wall``
+        the wall clock (silences, outbox entry times), ``now`` when not given. With ``flush``
+        false, alerts are grouped but no group is flushed (catching up with ``catch_up:
+        head``): their timers fire once flushing resumes.
+        """
+        self.step(now, wall=wall, flush=flush)
+        return self.commit(state, now if wall is None else wall)
+
+    def next_due(self) -> float | None:
+        """When the earliest group timer fires (None without groups)."""
+        return min((g.next_flush_at for g in self._groups.values()), default=None)
+
+    def step(self, now: float, *, wall: float | None = None, flush: bool = True) -> None:
+        """Steps 1-5 at alert time ``now``, in memory; ``commit`` writes what they made."""
+        wall = now if wall is None else wall
         # 1. route and 2. group: each new or updated alert joins the group of every route
         #    it matches (a new group starts its group_wait now).
         for alert in self._take_incoming():
@@ -75,7 +100,7 @@ class Dispatcher:
                 self._group(route, alert, now)
         # 3. inhibit and 4. silence, judged against the firing alerts and silences of now.
         inhibited = self._inhibitor.muter(self._firing.values())
-        silenced = self._silences.muter(now)
+        silenced = self._silences.muter(wall)
 
         def muted(alert: Alert) -> bool:
             return inhibited(alert) or silenced(alert)
@@ -83,7 +108,7 @@ class Dispatcher:
         # 5. dedup: each group whose timer expired asks its notification log if it has news.
         notes: list[Notification] = []
         for key, group in list(self._groups.items()):
-            if not group.due(now):
+            if not flush or not group.due(now):
                 continue
             self._dirty = True
             send_resolved = self._receivers[group.route.receiver].send_resolved
@@ -93,14 +118,19 @@ class Dispatcher:
             if not group.alerts:
                 del self._groups[key]
         #    Retraining triggers watch the same unmuted firing alerts for sustained drift.
-        for trigger in self._retrain:
+        for trigger in self._retrain if flush else ():
             fired = trigger.check(self._firing.values(), muted, now)
             notes.extend(fired)
             self._dirty = self._dirty or bool(fired)
-        # 6. outbox: the notifications and the state that produced them, atomically.
+        self._unwritten.extend(notes)
+
+    def commit(self, state: Mapping[str, str] | None, wall: float) -> list[Notification]:
+        """6. outbox: the notifications since the last commit and the state that produced
+        them, atomically; returns those notifications."""
+        notes, self._unwritten = self._unwritten, []
         if notes or state or self._dirty:
             snapshot = {**(state or {}), "dispatcher": json.dumps(self.snapshot())}
-            self._outbox.commit([self._item(n) for n in notes], snapshot, now)
+            self._outbox.commit([self._item(n) for n in notes], snapshot, wall)
             self._dirty = False
         return notes
 

@@ -7,6 +7,12 @@ firing, calm windows start the ``keep_firing_for`` grace: it resolves once more 
 since the last drifting window (checked again by ``tick``). A drifting window in between
 restarts the grace. Windows with too few samples change nothing. Pending alerts are never
 notified; firing and resolved ones are returned for the dispatcher.
+
+Every window counts once. A verdict names its window (``window_epoch``, ``window_index``); one
+of a window this lifecycle already applied, for the same monitor, segment, feature and
+statistic, is ignored. After a crash the daemon replays the records since its last checkpoint
+into the restored windows, which close again with the same identity, while the alert state in
+the outbox may already hold them: without this, ``for_windows`` would count them twice.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from driftd.alerting.rules import Rule, base_labels
 from driftd.records import State, Verdict
 
 PENDING, FIRING = "pending", "firing"
+WindowSource = tuple[str, tuple[tuple[str, str], ...], str, str, str]
 
 
 @dataclass
@@ -52,14 +59,40 @@ class AlertState:
 class Lifecycle:
     """Holds the state of every pending and firing alert and advances it on verdicts and time."""
 
-    def __init__(self, rules: Sequence[AlertRule], no_data: NoDataRule | None, now: float) -> None:
+    def __init__(
+        self, rules: Sequence[AlertRule], no_data: NoDataRule | None, now: float | None
+    ) -> None:
         self._rules = {r.name: Rule.compile(r) for r in rules}
         self._series: dict[str, _Series] = {}
         self._no_data = NoDataWatch(no_data, now) if no_data is not None else None
+        # The newest window applied per verdict source: (epoch, index).
+        self._windows: dict[WindowSource, tuple[str, int]] = {}
         self.dirty = False
+        self.replayed = 0
+
+    def _first_time(self, verdict: Verdict) -> bool:
+        """Whether the verdict's window is new to this lifecycle (and remember it)."""
+        if not verdict.window_epoch:
+            return True  # no window identity (hand-made verdicts): cannot be a replay
+        source = (
+            verdict.monitor,
+            verdict.segment,
+            verdict.feature,
+            verdict.statistic,
+            verdict.kind,
+        )
+        seen = self._windows.get(source)
+        if seen is not None and seen[0] == verdict.window_epoch and verdict.window_index <= seen[1]:
+            self.replayed += 1
+            return False
+        self._windows[source] = (verdict.window_epoch, verdict.window_index)
+        self.dirty = True
+        return True
 
     def observe(self, verdict: Verdict, now: float) -> list[Alert]:
         """Apply one verdict to every rule that covers it; return the alerts to dispatch."""
+        if not self._first_time(verdict):
+            return []
         out: list[Alert] = []
         if self._no_data is not None:
             new_monitor = not self._no_data.watches(verdict.monitor)
@@ -87,6 +120,21 @@ class Lifecycle:
             self.dirty = self.dirty or bool(fired)
             out.extend(fired)
         return out
+
+    def next_due(self) -> float | None:
+        """When the earliest time-based transition of ``tick`` is due (None: none pending)."""
+        times: list[float] = []
+        for series in self._series.values():
+            rule = self._rules[series.rule].config
+            if rule.resolve_stale_after is not None:
+                times.append(series.last_seen_at + rule.resolve_stale_after)
+            if series.state == FIRING and series.calm_windows > rule.keep_firing_for_windows:
+                times.append(series.last_drift_at + rule.keep_firing_for)
+        if self._no_data is not None:
+            due = self._no_data.next_due()
+            if due is not None:
+                times.append(due)
+        return min(times, default=None)
 
     def _step(self, rule: Rule, labels: Labels, verdict: Verdict, now: float) -> list[Alert]:
         fp = fingerprint(labels)
@@ -157,10 +205,17 @@ class Lifecycle:
             for fp, s in self._series.items()
         }
         no_data = self._no_data.snapshot() if self._no_data is not None else {}
-        return {"series": series, "no_data": no_data}
+        windows = [
+            [m, [list(kv) for kv in seg], f, s, k, e, i]
+            for (m, seg, f, s, k), (e, i) in self._windows.items()
+        ]
+        return {"series": series, "no_data": no_data, "windows": windows}
 
-    def restore(self, data: dict[str, Any], now: float) -> None:
+    def restore(self, data: dict[str, Any], now: float | None) -> None:
         """Load a snapshot; series of rules no longer configured are dropped."""
+        for m, seg, f, s, k, e, i in data.get("windows", []):
+            segment = tuple((str(a), str(b)) for a, b in seg)
+            self._windows[(str(m), segment, str(f), str(s), str(k))] = (str(e), int(i))
         for fp, raw in data.get("series", {}).items():
             if raw["rule"] not in self._rules:
                 continue
@@ -169,7 +224,8 @@ class Lifecycle:
             fields = {k: v for k, v in raw.items() if k not in ("labels", "annotations")}
             series = _Series(labels=labels, annotations=annotations, **fields)
             # Our own downtime is not the series going stale.
-            series.last_seen_at = max(series.last_seen_at, now)
+            if now is not None:
+                series.last_seen_at = max(series.last_seen_at, now)
             self._series[fp] = series
         if self._no_data is not None:
             self._no_data.restore(data.get("no_data", {}), now)

@@ -15,9 +15,10 @@ class NoDataWatch:
     """Fires ``rule.alertname`` for a monitor silent for ``rule.after`` seconds; its next
     window resolves it."""
 
-    def __init__(self, rule: NoDataRule, now: float) -> None:
+    def __init__(self, rule: NoDataRule, now: float | None) -> None:
         self._rule = rule
-        self._last_seen: dict[str, float] = dict.fromkeys(rule.monitors, now)
+        # None: watched, but the clock had no time yet; the first tick starts the timer.
+        self._last_seen: dict[str, float | None] = dict.fromkeys(rule.monitors, now)
         self._firing: dict[str, Alert] = {}
 
     def watches(self, monitor: str) -> bool:
@@ -34,11 +35,23 @@ class NoDataWatch:
         """Fire for every monitor silent for too long."""
         out: list[Alert] = []
         for monitor, seen in self._last_seen.items():
+            if seen is None:
+                self._last_seen[monitor] = now
+                continue
             if monitor not in self._firing and now - seen >= self._rule.after:
                 alert = self._alert(monitor, seen, now)
                 self._firing[monitor] = alert
                 out.append(alert)
         return out
+
+    def next_due(self) -> float | None:
+        """When the next monitor goes silent for too long (None: nothing to watch)."""
+        times = [
+            seen + self._rule.after
+            for monitor, seen in self._last_seen.items()
+            if seen is not None and monitor not in self._firing
+        ]
+        return min(times, default=None)
 
     def firing(self) -> list[Alert]:
         """The no-data alerts firing now."""
@@ -67,7 +80,7 @@ class NoDataWatch:
             "firing": {m: a.to_dict() for m, a in self._firing.items()},
         }
 
-    def restore(self, data: dict[str, Any], now: float) -> None:
+    def restore(self, data: dict[str, Any], now: float | None) -> None:
         """Load a snapshot. Stall timers restart at ``now``: our own downtime is not a stall."""
         for monitor in data.get("monitors", []):
             self._last_seen.setdefault(monitor, now)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from driftd.alerting.config import AlertingConfig
 from driftd.alerting.dispatcher import Dispatcher, ReceiverInfo
+from driftd.alerting.eventclock import EventClock
 from driftd.alerting.inhibit import Inhibitor
 from driftd.alerting.lifecycle import Lifecycle
 from driftd.alerting.metrics import AlertingMetrics, build_alerting_metrics
@@ -34,6 +36,8 @@ from driftd.records import Verdict
 log = logging.getLogger(__name__)
 
 OUTBOX_FILE = "outbox.sqlite3"
+# Timers fired between two windows at most; far more than any real config has due at once.
+MAX_TIMER_STEPS = 10_000
 SILENCES_FILE = "silences.json"
 
 
@@ -50,8 +54,13 @@ class Alerting:
         worker: DeliveryWorker,
         metrics: AlertingMetrics,
         clock: Callable[[], float],
+        event_clock: EventClock | None = None,
+        catch_up: str = "replay",
     ) -> None:
         self._lifecycle = lifecycle
+        self._events = event_clock or EventClock()
+        self._catch_up = catch_up
+        self._caught_up = True
         self._dispatcher = dispatcher
         self._silences = silences
         self._outbox = outbox
@@ -60,33 +69,83 @@ class Alerting:
         self._clock = clock
         self._lock = threading.Lock()
 
+    def _event_now(self) -> float:
+        # Until a window with an event time arrives the wall clock stands in (see
+        # driftd.alerting.eventclock).
+        return self._events.read(self._clock())
+
     def observe(self, verdict: Verdict) -> None:
         """Feed one verdict (poll thread; memory only, no I/O)."""
-        with self._lock:
-            self._dispatcher.add(self._lifecycle.observe(verdict, self._clock()))
+        self.observe_window([verdict])
 
-    def tick(self, now: float | None = None) -> list[Notification]:
+    def observe_window(self, verdicts: Sequence[Verdict]) -> None:
+        """Feed the verdicts of one closed window (poll thread; memory only, no I/O).
+
+        Timers due before the window ends (group_wait, keep_firing_for, no-data) fire first,
+        each at its own event time, exactly as they would have between windows seen live;
+        then the window's verdicts apply at its end time.
+        """
+        if not verdicts:
+            return
+        ends = [v.window_end for v in verdicts if math.isfinite(v.window_end)]
+        with self._lock:
+            wall = self._clock()
+            if ends:
+                self._run_until(max(ends), wall)
+                self._events.observe(max(ends))
+            now = self._events.read(wall)
+            for verdict in verdicts:
+                self._dispatcher.add(self._lifecycle.observe(verdict, now))
+            self._dispatcher.step(now, wall=wall, flush=self._flushing())
+
+    def _flushing(self) -> bool:
+        return self._caught_up or self._catch_up == "replay"
+
+    def _run_until(self, until: float, wall: float) -> None:
+        """Fire every timer due up to ``until``, in time order, each at its due time."""
+        flush = self._flushing()
+        last = -math.inf
+        for _ in range(MAX_TIMER_STEPS):
+            times = [self._lifecycle.next_due(), self._dispatcher.next_due() if flush else None]
+            due = min((t for t in times if t is not None), default=None)
+            # A timer that does not move on when run (a group that may not flush) ends it.
+            if due is None or due > until or due <= last:
+                return
+            self._dispatcher.add(self._lifecycle.tick(due))
+            self._dispatcher.step(due, wall=wall, flush=flush)
+            last = due
+
+    def tick(self, now: float | None = None, *, caught_up: bool = True) -> list[Notification]:
         """Advance time: keep_firing_for and no-data transitions, due groups, retraining
         triggers; then commit the resulting notifications and the alert state to the outbox.
         Returns the notifications enqueued.
+
+        ``now`` is the wall clock (default: the injected clock). ``caught_up`` says whether the
+        consumer is at the head of its partitions: only then does event time also flow with
+        the wall clock, and with ``catch_up: head`` only then are groups flushed.
 
         If the outbox cannot be written (``sqlite3.Error``) the in-memory state is already ahead
         of the file: treat it as fatal. A restart restores the last committed state and
         recomputes the same notifications.
         """
-        now = self._clock() if now is None else now
+        wall = self._clock() if now is None else now
         with self._lock:
-            self._dispatcher.add(self._lifecycle.tick(now))
+            self._caught_up = caught_up
+            event_now = self._events.advance(wall, caught_up)
+            self._run_until(event_now, wall)
+            self._dispatcher.add(self._lifecycle.tick(event_now))
+            self._dispatcher.step(event_now, wall=wall, flush=self._flushing())
             state = {}
             if self._lifecycle.dirty:
                 state["lifecycle"] = json.dumps(self._lifecycle.snapshot())
-            notes = self._dispatcher.tick(now, state)
+                state["clock"] = json.dumps(self._events.snapshot())
+            notes = self._dispatcher.commit(state, wall)
             self._lifecycle.dirty = False
             counts = Counter(
                 (dict(s.labels)["alertname"], s.state) for s in self._lifecycle.states()
             )
         self._metrics.set_alerts((name, st, n) for (name, st), n in counts.items())
-        self._silences.expire_old(now)
+        self._silences.expire_old(wall)
         if notes:
             self._metrics.outbox_pending.set(self._outbox.counts()["pending"])
             self._worker.wake()
@@ -102,7 +161,7 @@ class Alerting:
 
     def close(self, timeout: float = 5.0) -> None:
         """Enqueue what is due, give the worker ``timeout`` seconds to deliver, and close."""
-        self.tick()
+        self.tick(caught_up=False)
         if not self._worker.stop(timeout):
             # The thread is inside a slow HTTP call; the entry stays pending and is sent
             # after the restart. Leave the database open for the thread.
@@ -164,12 +223,17 @@ def build_alerting(
     route = Route.build(config.route)
     inhibitor = Inhibitor(config.inhibit_rules)
     dispatcher = Dispatcher(route, inhibitor, silences, outbox, receivers=infos, retrain=triggers)
-    now = clock()
+    events = EventClock()
+    saved_clock = outbox.get("clock")
+    if saved_clock is not None:
+        events.restore(json.loads(saved_clock))
+    # Alert state lives in event time, which does not pass while driftd is down.
+    now = events.now
     lifecycle = Lifecycle(config.rules, config.no_data, now)
     for key, target in (("lifecycle", lifecycle), ("dispatcher", dispatcher)):
         saved = outbox.get(key)
         if saved is not None:
-            target.restore(json.loads(saved), now)
+            target.restore(json.loads(saved), now if now is not None else clock())
     metrics = build_alerting_metrics(registry)
     delivery = config.delivery
     backoff = Backoff(delivery.initial_backoff, delivery.max_backoff, rng or random.Random())
@@ -177,7 +241,15 @@ def build_alerting(
         outbox, notifiers, metrics, clock=clock, backoff=backoff, max_age=delivery.max_age
     )
     return Alerting(
-        lifecycle, dispatcher, silences, outbox, worker=worker, metrics=metrics, clock=clock
+        lifecycle,
+        dispatcher,
+        silences,
+        outbox,
+        worker=worker,
+        metrics=metrics,
+        clock=clock,
+        event_clock=events,
+        catch_up=config.catch_up,
     )
 
 

@@ -8,6 +8,7 @@ each detector that stayed quiet during it, so alerts can resolve.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -28,6 +29,7 @@ from driftd.concept.join import LabelJoin, Matched
 from driftd.concept.metrics import ConceptMetrics
 from driftd.concept.performance import PerformanceWindow, WindowResult, judge
 from driftd.concept.statefile import read_state, write_state
+from driftd.epochs import new_epoch
 from driftd.errors import ConfigError
 from driftd.records import State, Verdict
 
@@ -86,6 +88,7 @@ class ConceptMonitor:
         self._fired: set[str] = set()
         self._window_errors = dict.fromkeys((d.name for d in self.detectors), 0.0)
         self.invalid_pairs = 0
+        self.epoch = new_epoch()
         if metrics is not None:
             metrics.label_delay.observe_many(name, np.empty(0))
             for det in self.detectors:
@@ -101,14 +104,17 @@ class ConceptMonitor:
     ) -> list[Verdict]:
         """Hold predictions for their labels; returns verdicts of pairs early labels completed."""
         matched = self.join.put_predictions(ids, self._encode(preds), scores, times)
-        return self._consume(matched)
+        return self._stamp(self._consume(matched))
 
     def observe_labels(
         self, ids: Ids, labels: Sequence[object] | np.ndarray, times: np.ndarray | None = None
     ) -> list[Verdict]:
         """Join labels with their predictions; returns the verdicts the new pairs produced."""
         matched = self.join.match_labels(ids, self._encode(labels), times)
-        return self._consume(matched)
+        return self._stamp(self._consume(matched))
+
+    def _stamp(self, verdicts: list[Verdict]) -> list[Verdict]:
+        return [dataclasses.replace(v, window_epoch=self.epoch) for v in verdicts]
 
     def tick(self, now: float | None = None) -> None:
         """Expire predictions past their TTL (at most once per ``sweep_interval``)."""
@@ -238,6 +244,7 @@ class ConceptMonitor:
             "window": window_meta,
             "last": {k: (None if math.isnan(v) else v) for k, v in self._last.items()},
             "invalid_pairs": self.invalid_pairs,
+            "epoch": self.epoch,
         }
         path = self.state_path(directory)
         write_state(path, STATE_KIND, STATE_VERSION, meta, arrays)
@@ -267,6 +274,7 @@ class ConceptMonitor:
             self._fired = set(meta["fired"]) & set(saved)
             self._last = {k: math.nan if v is None else float(v) for k, v in meta["last"].items()}
             self.invalid_pairs = int(meta["invalid_pairs"])
+            self.epoch = str(meta.get("epoch", self.epoch))
             errors = meta["window_errors"]
         except (KeyError, TypeError, ValueError) as exc:
             raise ConceptStateError(f"state file {path} cannot be restored: {exc}") from exc

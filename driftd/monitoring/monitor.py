@@ -22,6 +22,7 @@ from driftd.config.models import (
     StaticThreshold,
 )
 from driftd.decoding import DecodedBatch
+from driftd.epochs import new_epoch
 from driftd.errors import ConfigError
 from driftd.monitoring.columns import CategoricalColumn, NumericColumn, SchemaCounts
 from driftd.monitoring.segments import Segmenter
@@ -51,6 +52,7 @@ class _SegmentState:
     windows: CountWindows | TumblingWindows
     tests: list[_Test]
     schema_limits: list[Threshold]
+    epoch: str = field(default_factory=new_epoch)
     last: dict[tuple[str, str], Verdict] = field(default_factory=dict)
 
 
@@ -230,6 +232,7 @@ class Monitor:
             "monitor": self.name,
             "segment": key,
             "window_index": window.index,
+            "window_epoch": state.epoch,
             "window_size": window.size,
             "window_start": window.start,
             "window_end": window.end,
@@ -328,6 +331,7 @@ class Monitor:
             meta["segments"].append(
                 {
                     "key": [list(kv) for kv in key],
+                    "epoch": state.epoch,
                     "windows": wmeta,
                     "thresholds": thresholds,
                     "schema": schema,
@@ -358,6 +362,7 @@ class Monitor:
             for policy, saved in zip(state.schema_limits, seg["schema"], strict=True):
                 if saved is not None and isinstance(policy, AdaptiveLimit):
                     policy.restore(saved)
+            state.epoch = str(seg["epoch"])
 
     def status(self) -> dict[str, Any]:
         """Latest verdict per segment, feature and statistic (for /status)."""

@@ -183,7 +183,9 @@ class MonitoringProcessor:
             own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
             try:
                 monitor.restore(saved, own)
-            except (ValueError, KeyError) as exc:
+            except (ValueError, KeyError, TypeError) as exc:
+                # Whatever part was restored before the misfit goes too: afresh means empty.
+                monitor.reset()
                 log.warning(
                     "monitor %s starts afresh: its checkpoint does not fit (%s)", monitor.name, exc
                 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import msgspec
@@ -171,21 +172,29 @@ class AlertingSink:
     ``before_commit`` ticks when verdicts arrived since the last tick, so the notifications they
     cause are in the outbox before the offsets of their records are committed; ``on_turn``
     ticks at most every ``interval`` seconds for time-based transitions (group_wait, no-data).
+    ``caught_up`` tells whether the consumer is at the head of its partitions (see
+    driftd.alerting.eventclock).
     """
 
-    def __init__(self, alerting: Any, clock: Any = None, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        alerting: Any,
+        clock: Any = None,
+        interval: float = 1.0,
+        caught_up: Callable[[], bool] = lambda: True,
+    ) -> None:
         import time
 
         self._alerting = alerting
         self._clock = clock or time.monotonic
         self._interval = interval
+        self._caught_up = caught_up
         self._dirty = False
         self._last = -math.inf
 
     def publish(self, verdicts: list[Verdict]) -> None:
         """Observe each verdict (memory only, on the poll thread)."""
-        for v in verdicts:
-            self._alerting.observe(v)
+        self._alerting.observe_window(verdicts)
         self._dirty = self._dirty or bool(verdicts)
 
     def before_commit(self) -> None:
@@ -199,6 +208,6 @@ class AlertingSink:
             self._tick()
 
     def _tick(self) -> None:
-        self._alerting.tick()
+        self._alerting.tick(caught_up=self._caught_up())
         self._dirty = False
         self._last = self._clock()

@@ -122,6 +122,26 @@ class KafkaSource:
             out[Partition(tp.topic, tp.partition)] = max(0, high - position)
         return out
 
+    def caught_up(self) -> bool:
+        """Whether one more poll would drain every assigned partition.
+
+        From what the consumer already knows (high watermarks of the last fetch responses,
+        positions), so it costs no request. A partition not fetched yet counts as behind.
+        """
+        behind = 0
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            if high is None:
+                return False
+            try:
+                position = self._consumer.position(tp, timeout_ms=0)
+            except KafkaError:
+                return False
+            if position is None:
+                return False
+            behind += max(0, high - position)
+        return behind < self._cfg.max_poll_records
+
     def connected(self) -> bool:
         """Whether the consumer currently has a live connection to any broker."""
         client = getattr(self._consumer, "_client", None)
