@@ -12,7 +12,8 @@ from prometheus_client import CollectorRegistry
 from driftd.checkpoint import CheckpointStore
 from driftd.concept import ConceptMetrics, build_concept_metrics
 from driftd.config.models import DriftdConfig
-from driftd.daemon import CountingProcessor, Daemon, Processor
+from driftd.counting import CountingProcessor
+from driftd.daemon import Daemon
 from driftd.deadletter import KafkaDeadLetters
 from driftd.handover import Handover
 from driftd.health import Health
@@ -26,6 +27,8 @@ from driftd.monitoring.sinks import (
     MetricsSink,
     VerdictSink,
 )
+from driftd.processor import Processor
+from driftd.producing import AckedProducer
 from driftd.sources.kafka import KafkaSource, consumer_options
 from driftd.systemd import Notifier
 
@@ -77,18 +80,21 @@ class Runtime:
         sinks: list[VerdictSink] = [self.gauges]
         before_commit: list[Callable[[], None]] = []
         on_turn: list[Callable[[], None]] = []
+        producers: list[Callable[[float], None]] = []
         if config.events.topic:
             events = KafkaVerdictSink(
                 self._producer(), config.events.topic, config.events.only_drift
             )
             sinks.append(events)
-            before_commit.append(events.flush)
+            producers.append(events.flush)
         self.alerting: Any = None
+        self._alert_sink: AlertingSink | None = None
         if config.alerting is not None:
             from driftd.alerting import build_alerting
 
             self.alerting = build_alerting(config.alerting, self.metrics.registry)
             alert_sink = AlertingSink(self.alerting, caught_up=lambda: self.daemon.caught_up)
+            self._alert_sink = alert_sink
             sinks.append(alert_sink)
             # Notifications and alert state reach the outbox (one SQLite transaction) before
             # the offsets of the records that caused them are committed.
@@ -99,7 +105,11 @@ class Runtime:
         processor = build_processor(config, sinks, concept_metrics=self.concept_metrics)
         dead_letters = None
         if config.kafka.dead_letter_topic:
-            dead_letters = KafkaDeadLetters(self._producer(), config.kafka.dead_letter_topic)
+            dead_letters = KafkaDeadLetters(
+                self._producer(),
+                config.kafka.dead_letter_topic,
+                max_bytes=config.kafka.dead_letter_max_bytes,
+            )
         topics = sorted({s.topic for s in config.streams})
         self.daemon = Daemon(
             config,
@@ -108,10 +118,11 @@ class Runtime:
             self.metrics,
             self.health,
             dead_letters=dead_letters,
+            producers=producers,
             before_commit=before_commit,
             on_turn=on_turn,
             notifier=Notifier(),
-            reloader=(lambda: self._reload(config_path)) if config_path else None,
+            reloader=(lambda running: self._reload(config_path, running)) if config_path else None,
             checkpoints=CheckpointStore(config.state.dir) if config.state.dir else None,
             handover=self._handover(),
         )
@@ -133,27 +144,58 @@ class Runtime:
         options = consumer_options(self.config.kafka)
         return Handover(self._producer(), lambda **kw: KafkaConsumer(**(options | kw)), topic)
 
-    def _producer(self) -> Any:
+    def _producer(self) -> AckedProducer:
         from kafka import KafkaProducer
 
-        made = KafkaProducer(**consumer_options(self.config.kafka), acks="all", linger_ms=20)
+        made = KafkaProducer(
+            **consumer_options(self.config.kafka),
+            acks="all",
+            linger_ms=20,
+            # send() must not block the loop for kafka-python's default 60 s when the broker
+            # is away: a record that cannot be queued fails and is sent again after backoff.
+            max_block_ms=int(self.config.kafka.produce_timeout * 1000),
+        )
         self._producers.append(made)
-        return made
+        return AckedProducer(made)
 
-    def _reload(self, path: str) -> tuple[DriftdConfig, Processor]:
+    def _reload(self, path: str, running: Processor) -> tuple[DriftdConfig, Processor]:
+        """Build what a new config needs, keeping the state of everything unchanged."""
         from driftd.config import load_config
 
         config = load_config(path)
         processor = build_processor(
             config, self._sinks, warm=True, concept_metrics=self.concept_metrics
         )
+        if isinstance(processor, MonitoringProcessor) and isinstance(running, MonitoringProcessor):
+            kept = processor.carry_over(running)
+            log.info("reload keeps the state of monitors %s", kept)
+        if config.alerting != self.config.alerting:
+            self._reload_alerting(config)
+        self.config = config
         # Only once the new config is known good: drop label sets of removed features.
         self.gauges.clear()
         return config, processor
 
+    def _reload_alerting(self, config: DriftdConfig) -> None:
+        """Rebuild alerting from the new section; its state carries over through the outbox."""
+        from driftd.alerting import build_alerting
+
+        if self.alerting is None or self._alert_sink is None or config.alerting is None:
+            log.warning("adding or removing the alerting section needs a restart")
+            return
+        # Closing ticks once more and writes the alert state to the outbox, where the new
+        # subsystem restores it from (the same outbox_dir; a new one starts empty).
+        self.alerting.close(timeout=5.0)
+        self.alerting = build_alerting(
+            config.alerting, self.metrics.registry, metrics=self.alerting.metrics
+        )
+        self._alert_sink.retarget(self.alerting)
+        self.alerting.start()
+        log.info("alerting rebuilt from the new config")
+
     def status(self) -> dict[str, Any]:
         """The /status document: events, monitors' latest verdicts, alerting."""
-        doc = self.daemon.processor.status()
+        doc = dict(self.daemon.status())
         if self.alerting is not None:
             doc["alerting"] = self.alerting.status()
         return doc

@@ -1,13 +1,18 @@
-"""The daemon loop: poll, decode, process, then commit.
+"""The daemon loop: poll, decode, check, process, then acknowledge, checkpoint and commit.
 
 Each turn of the loop, in this order:
 
 1. poll a batch of records from the source (at most ``kafka.max_poll_records``);
-2. decode each partition's records with its stream's decoder; rejected records are counted
-   and queued to the dead-letter topic;
-3. hand the decoded events to the processor (windows, detectors, verdicts);
-4. flush the dead-letter and drift-event producers and tick alerting, so everything sent is
-   acknowledged and every notification is in the outbox;
+2. decode each partition's records with its stream's decoder, and let the processor refuse
+   the events it cannot take (``Processor.check``); rejected records are counted and queued to
+   the dead-letter topic with their reason;
+3. hand the remaining events to the processor (windows, detectors, verdicts). An exception
+   here is caught in one place and handled by the failure policy (``driftd.failures``);
+4. once a commit is due: have every produced record (dead letters, drift events) acknowledged
+   by the broker within ``kafka.produce_timeout``, and write the notifications the batch
+   caused, with the alert state, to the outbox. If an acknowledgement is missing nothing is
+   committed: the records are sent again after a backoff, consumption pauses, and ``/readyz``
+   answers 503 until they are acknowledged;
 5. with ``state.dir`` set, every ``state.checkpoint_interval`` (also when no record came, as
    long as a broker is connected): write a checkpoint of the processor's state (open windows,
    thresholds, label join, river detectors) together with the offsets it covers, atomically;
@@ -16,79 +21,48 @@ Each turn of the loop, in this order:
 Offsets are committed last: a crash anywhere before step 6 replays from the last commit
 (at-least-once), and on start the checkpoint is restored and each partition is sought to the
 checkpoint's offset, so records after the checkpoint are replayed into restored windows — each
-event counts once in the statistics. Without ``state.dir`` steps 4-6 run after every batch and
-open windows start empty after a restart. On a rebalance, records processed since the last
-commit are processed again by the partition's new owner.
+event counts once in the statistics, and each window once in alert state (see
+``driftd.alerting.lifecycle``). Without ``state.dir`` steps 4-6 run after every batch and open
+windows start empty after a restart. On a rebalance, records processed since the last commit
+are processed again by the partition's new owner.
+
+The loop thread owns every piece of state. Other threads (the HTTP server, kafka-python's) read
+only what the loop publishes: ``status()`` is a snapshot taken at the end of a turn.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import signal
 import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
 
+import numpy as np
 from kafka.errors import KafkaError
 
+from driftd.acks import Acknowledgements
 from driftd.checkpoint import CheckpointStore
 from driftd.config.models import DriftdConfig, StreamConfig
 from driftd.deadletter import DeadLetters
-from driftd.decoding import DecodedBatch, StreamDecoder
-from driftd.errors import ConfigError, DriftdError
+from driftd.decoding import DecodedBatch, Rejected, StreamDecoder
+from driftd.errors import ConfigError, DecodeError, DriftdError
+from driftd.failures import POLICIES
 from driftd.handover import Handover
 from driftd.health import Health
 from driftd.metrics import Metrics
-from driftd.sources.base import Batch, Partition, Source
+from driftd.processor import Processor
+from driftd.producing import ProduceError
+from driftd.rebalance import hand_over
+from driftd.sources.base import Partition, RecordLike, Source
 from driftd.systemd import Notifier
 
 log = logging.getLogger(__name__)
 
-
-class Processor(Protocol):
-    """What the loop hands decoded events to."""
-
-    def process(
-        self, stream: StreamConfig, batch: DecodedBatch, partition: Partition | None = None
-    ) -> None: ...
-    def tick(self) -> None: ...
-    def status(self) -> dict[str, Any]: ...
-    def save_state(self, directory: Path) -> None: ...
-    def restore_state(self, directory: Path) -> None: ...
-
-
-class CountingProcessor:
-    """A processor that only counts events; used when no monitors are configured."""
-
-    def __init__(self) -> None:
-        self.events: dict[str, int] = {}
-
-    def process(
-        self, stream: StreamConfig, batch: DecodedBatch, partition: Partition | None = None
-    ) -> None:
-        """Count the events of a batch per stream."""
-        self.events[stream.name] = self.events.get(stream.name, 0) + len(batch)
-
-    def tick(self) -> None:
-        """Nothing is time-based when only counting."""
-
-    def save_state(self, directory: Path) -> None:
-        """The counts, as JSON."""
-        (directory / "events.json").write_text(json.dumps(self.events))
-
-    def restore_state(self, directory: Path) -> None:
-        """Continue counting from ``save_state``."""
-        path = directory / "events.json"
-        if path.exists():
-            self.events = {k: int(v) for k, v in json.loads(path.read_text()).items()}
-
-    def status(self) -> dict[str, Any]:
-        """Events seen per stream."""
-        return {"events": dict(self.events)}
+SourceFactory = Callable[[Callable[[set[Partition], set[Partition]], None]], Source]
+Reloader = Callable[[Processor], tuple[DriftdConfig, Processor]]
 
 
 class Daemon:
@@ -97,16 +71,17 @@ class Daemon:
     def __init__(
         self,
         config: DriftdConfig,
-        source_factory: Callable[[Callable[[set[Partition], set[Partition]], None]], Source],
+        source_factory: SourceFactory,
         processor: Processor,
         metrics: Metrics,
         health: Health,
         *,
         dead_letters: DeadLetters | None = None,
+        producers: Sequence[Callable[[float], None]] = (),
         before_commit: list[Callable[[], None]] | None = None,
         on_turn: list[Callable[[], None]] | None = None,
         notifier: Notifier | None = None,
-        reloader: Callable[[], tuple[DriftdConfig, Processor]] | None = None,
+        reloader: Reloader | None = None,
         checkpoints: CheckpointStore | None = None,
         handover: Handover | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -116,6 +91,9 @@ class Daemon:
         self.metrics = metrics
         self.health = health
         self._dead_letters = dead_letters
+        flushes = ([dead_letters.flush] if dead_letters is not None else []) + list(producers)
+        self._acks = Acknowledgements(flushes, config.kafka.produce_timeout, metrics, health)
+        self._suppress = POLICIES[config.kafka.on_processing_error]
         self._before_commit = list(before_commit or [])
         self._on_turn = list(on_turn or [])
         self._notifier = notifier or Notifier({})
@@ -124,12 +102,16 @@ class Daemon:
         self._reload_requested = threading.Event()
         self._checkpoints = checkpoints
         self._uncommitted: dict[Partition, int] = {}
-        self._revoked: set[Partition] = set()
         self._handover = handover
-        # Set on kafka-python's IO thread by the rebalance listener, applied on the loop thread.
+        # The rebalance listener may run on another thread than the loop: it only records the
+        # change under this lock, and the loop applies it.
+        self._lock = threading.Lock()
+        self._assigned: set[Partition] = set()
+        self._revoked: set[Partition] = set()
         self._to_forget: set[Partition] = set()
         self._to_adopt: set[Partition] = set()
         self._resume: dict[Partition, int] = {}
+        self._clock = clock
         self._last_checkpoint = clock()
         if checkpoints is not None:
             restored = checkpoints.load()
@@ -141,17 +123,18 @@ class Daemon:
                     restored.sequence,
                     len(restored.offsets),
                 )
-        self._clock = clock
         self._stop = threading.Event()
         self._by_topic = self._decoders(config)
-        self._assigned: set[Partition] = set()
         self.health.set_condition("partitions_assigned", False)
         self._source = source_factory(self._on_assignment)
         self._last_lag = 0.0
         self._broker_connected: bool | None = None
+        self._paused = False
         # Whether the last turn left the consumer at the head of its partitions; alerting
         # reads it (event time flows with the wall clock only then).
         self.caught_up = False
+        self._status: dict[str, Any] = {}
+        self._status_at = -1e18
 
     def _decoders(
         self, config: DriftdConfig
@@ -161,7 +144,10 @@ class Daemon:
             by_topic.setdefault(stream.topic, []).append((stream, StreamDecoder(stream)))
             self.metrics.records_consumed.labels(stream=stream.name)
             self.metrics.events_decoded.labels(stream=stream.name)
+            self.metrics.processing_errors.labels(stream=stream.name)
         return by_topic
+
+    # -- control ----------------------------------------------------------------------------
 
     def request_reload(self) -> None:
         """Reload the config between two batches (what SIGHUP does)."""
@@ -170,15 +156,16 @@ class Daemon:
     def _reload(self) -> None:
         """Validate and apply a new config; on any problem keep running the old one.
 
-        Monitors, thresholds, windows and field mappings are replaced (open windows start
-        over). Kafka settings and the set of topics are fixed for the life of the consumer:
-        a change to them is refused and needs a restart.
+        The reloader builds the new processor from the running one, so monitors whose
+        definition did not change keep their open windows, thresholds, label join and river
+        state. Kafka settings and the set of topics are fixed for the life of the consumer: a
+        change to them is refused and needs a restart.
         """
         self._reload_requested.clear()
         if self._reloader is None:
             return
         try:
-            config, processor = self._reloader()
+            config, processor = self._reloader(self.processor)
             if config.kafka != self.config.kafka:
                 raise ConfigError("kafka settings changed: restart driftd to apply them")
             if sorted({s.topic for s in config.streams}) != self.topics:
@@ -221,22 +208,26 @@ class Daemon:
         self.stop()
 
     def _on_assignment(self, assigned: set[Partition], revoked: set[Partition]) -> None:
-        # Called on kafka-python's IO thread; only bookkeeping here.
-        self._assigned = (self._assigned - revoked) | assigned
-        self._revoked = self._revoked | revoked
-        self._to_forget = self._to_forget | revoked
-        self._to_adopt = self._to_adopt | assigned
-        for partition in assigned:
+        # Only bookkeeping here, under the lock; the loop applies it on its next turn.
+        with self._lock:
+            self._assigned = (self._assigned - revoked) | assigned
+            self._revoked |= revoked
+            self._to_forget |= revoked
+            self._to_adopt |= assigned
+            count = len(self._assigned)
+        for partition in sorted(assigned):
             # The checkpoint may be ahead of the committed offset (a crash between the two).
-            if partition in self._resume and hasattr(self._source, "seek"):
+            if partition in self._resume:
                 self._source.seek(partition, self._resume[partition])
         if assigned or not revoked:
             self.health.set_condition("partitions_assigned", True)
-        self.metrics.assigned_partitions.set(len(self._assigned))
+        self.metrics.assigned_partitions.set(count)
         if assigned:
             log.info("partitions assigned: %s", sorted(assigned))
         if revoked:
             log.info("partitions revoked: %s", sorted(revoked))
+
+    # -- the loop ---------------------------------------------------------------------------
 
     def run(self) -> int:
         """Run until stopped; returns the process exit code."""
@@ -245,11 +236,14 @@ class Daemon:
         try:
             while not self._stop.is_set():
                 self.health.beat()
-                self.run_once()
+                got = self.run_once()
                 self.processor.tick()
                 for hook in self._on_turn:
                     hook()
                 self._report_ready()
+                # Under load at most once a second (it costs a pass over every monitor);
+                # on an idle turn always, so /status is exact once the stream is quiet.
+                self._publish_status(force=not got)
                 if self._reload_requested.is_set():
                     self._reload()
         finally:
@@ -265,8 +259,20 @@ class Daemon:
             self._told_ready = True
             self._notifier.ready(f"consuming {', '.join(self.topics)}")
 
+    def status(self) -> dict[str, Any]:
+        """The processor's ``/status`` document as of the end of the loop's latest turn."""
+        return self._status
+
+    def _publish_status(self, force: bool = False) -> None:
+        now = self._clock()
+        if force or now - self._status_at >= 1.0:
+            # Built on the loop thread; the HTTP thread only reads the finished dict.
+            self._status = self.processor.status()
+            self._status_at = now
+
     def run_once(self) -> int:
-        """One turn of the loop (steps 1-5 of the module docstring); returns records read."""
+        """One turn of the loop (steps 1-6 of the module docstring); returns records read."""
+        self._pause(self._acks.failing)
         try:
             batch = self._source.poll(self.config.kafka.poll_timeout)
         except KafkaError as exc:
@@ -278,14 +284,27 @@ class Daemon:
         self._report_lag()
         self._report_connection()
         self.caught_up = bool(self._source.caught_up())
-        if self._handover is not None and (self._to_forget or self._to_adopt):
-            batch = self._rebalance(batch)
+        with self._lock:
+            forget, self._to_forget = self._to_forget, set()
+            adopt, self._to_adopt = self._to_adopt, set()
+            assigned = set(self._assigned)
+        if self._handover is not None and (forget or adopt):
+            batch = hand_over(
+                self.processor,
+                self._handover,
+                self._source,
+                batch,
+                assigned=assigned,
+                forget=forget,
+                adopt=adopt,
+                resume=self._resume,
+            )
         if not batch:
             # Idle: what the last batches left uncommitted is checkpointed and committed once
             # the interval is up, not only when a next record arrives; on a quiet topic that
             # may be never, and the tail would stay uncommitted (lag > 0, replayed on restart).
             # Not while the broker is away: the commit would block the loop until it times out.
-            if self._uncommitted and self._broker_connected is not False and self._checkpoint_due():
+            if self._uncommitted and self._broker_connected is not False and self._commit_due():
                 self._checkpoint_and_commit()
             return 0
         started = time.perf_counter()
@@ -299,123 +318,149 @@ class Daemon:
                 self._process(partition, records, values, stream, decoder)
             offsets[partition] = records[-1].offset + 1
         self._uncommitted.update(offsets)
-        if self._checkpoint_due():
+        if self._commit_due():
             self._checkpoint_and_commit()
         self.metrics.poll_batches.inc()
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         return count
 
+    def _pause(self, paused: bool) -> None:
+        if paused != self._paused:
+            self._source.pause(paused)
+            self._paused = paused
+            if paused:
+                log.warning("consumption paused until produced records are acknowledged")
+            else:
+                log.info("consumption resumed")
+
     def _process(
         self,
         partition: Partition,
-        records: Any,
+        records: Sequence[RecordLike],
         values: list[bytes | None],
         stream: StreamConfig,
         decoder: StreamDecoder,
     ) -> None:
         decoded = decoder.decode(values)
+        refused = self.processor.check(stream, decoded)
+        if refused:
+            gone = {r.index for r in refused}
+            keep = [j for j, i in enumerate(decoded.index.tolist()) if i not in gone]
+            decoded = _with_rejects(decoded.take(keep), [*decoded.rejected, *refused])
         self.metrics.records_consumed.labels(stream=stream.name).inc(len(values))
         self.metrics.events_decoded.labels(stream=stream.name).inc(len(decoded))
         for rejected in decoded.rejected:
-            self.metrics.records_rejected.labels(
-                stream=stream.name, reason=rejected.error.reason
-            ).inc()
-            if self._dead_letters is not None:
-                record = records[rejected.index]
-                # The key goes along: a tombstone (no value) cannot be produced without one.
-                self._dead_letters.send(
-                    partition, record.offset, record.value, rejected.error, key=record.key
-                )
-                self.metrics.dead_letters.labels(stream=stream.name).inc()
+            self._reject(partition, records[rejected.index], stream, rejected.error)
         if decoded.rejected:
             log.debug(
                 "%s: %d record(s) rejected in %s", stream.name, len(decoded.rejected), partition
             )
-        if len(decoded):
-            newest = float(decoded.timestamps.max()) if decoded.timestamps.size else float("nan")
-            if not math.isnan(newest):
-                self.metrics.last_event_timestamp.labels(stream=stream.name).set(newest)
+        if not len(decoded):
+            return
+        times = decoded.timestamps
+        finite = times[np.isfinite(times)]
+        if finite.size:
+            self.metrics.last_event_timestamp.labels(stream=stream.name).set(float(finite.max()))
+        try:
             self.processor.process(stream, decoded, partition)
+        except Exception as exc:  # the one catch site: the failure policy decides
+            self._processing_failed(exc, partition, records, stream, decoded)
 
-    def _rebalance(self, batch: Batch) -> Batch:
-        """Hand monitor state over after a rebalance (see driftd.handover).
+    def _reject(
+        self, partition: Partition, record: RecordLike, stream: StreamConfig, error: DecodeError
+    ) -> None:
+        self.metrics.records_rejected.labels(stream=stream.name, reason=error.reason).inc()
+        if self._dead_letters is not None:
+            # The key goes along: a tombstone (no value) cannot be produced without one.
+            key = getattr(record, "key", None)
+            self._dead_letters.send(partition, record.offset, record.value, error, key=key)
+            self.metrics.dead_letters.labels(stream=stream.name).inc()
 
-        Partitions this replica lost: forget the monitors they alone fed. Partitions it gained
-        without holding their state: restore the newest handed-over snapshot, seek to the offset
-        it covers and drop records of this batch it already counts.
-        """
-        assert self._handover is not None
-        forget, self._to_forget = self._to_forget, set()
-        adopt, self._to_adopt = self._to_adopt, set()
-        processor: Any = self.processor
-        for partition in sorted(forget - self._assigned):
-            names = processor.forget_partition(partition)
-            if names:
-                log.info("%s moved to another replica: forgot monitors %s", partition, names)
-        fresh = {p for p in adopt & self._assigned if not processor.owned_by(p)}
-        if not fresh:
-            return batch
-        snapshots = self._handover.fetch(fresh)
-        kept = dict(batch)
-        for partition, snap in sorted(snapshots.items()):
-            records = kept.get(partition)
-            if records and records[0].offset > snap.offset:
-                log.warning(
-                    "%s: handed-over state ends at offset %d but records resume at %d; "
-                    "its monitors start afresh",
-                    partition,
-                    snap.offset,
-                    records[0].offset,
-                )
-                continue
-            names = processor.adopt_partition(snap)
-            if records:
-                kept[partition] = [r for r in records if r.offset >= snap.offset]
-                if not kept[partition]:
-                    del kept[partition]
-            else:
-                self._source.seek(partition, snap.offset)  # type: ignore[attr-defined]
-            self._resume[partition] = snap.offset
-            log.info("%s: took over monitors %s at offset %d", partition, names, snap.offset)
-        return kept
+    def _processing_failed(
+        self,
+        exc: Exception,
+        partition: Partition,
+        records: Sequence[RecordLike],
+        stream: StreamConfig,
+        batch: DecodedBatch,
+    ) -> None:
+        self.metrics.processing_errors.labels(stream=stream.name).inc()
+        if not self._suppress(exc):
+            raise exc
+        log.error(
+            "%s: processing %d event(s) of %s raised; retrying them one by one, dead-lettering "
+            "those that raise again (events before the failing one may count twice)",
+            stream.name,
+            len(batch),
+            partition,
+            exc_info=exc,
+        )
+        for j in range(len(batch)):
+            one = batch.take([j])
+            try:
+                self.processor.process(stream, one, partition)
+            except Exception as again:  # same policy, one event at a time
+                reason = DecodeError("processing_error", f"{type(again).__name__}: {again}")
+                self._reject(partition, records[int(one.index[0])], stream, reason)
 
-    def _checkpoint_due(self) -> bool:
-        """Without checkpoints, after every batch; with them, every checkpoint_interval."""
+    # -- steps 4-6 --------------------------------------------------------------------------
+
+    def _commit_due(self) -> bool:
+        """Without checkpoints, after every batch; with them, every checkpoint_interval;
+        never inside the backoff after failed acknowledgements."""
+        if not self._acks.due():
+            return False
         return self._checkpoints is None or (
             self._clock() - self._last_checkpoint >= self.config.state.checkpoint_interval
         )
 
-    def _checkpoint_and_commit(self) -> None:
-        """Steps 4-6: acknowledge side effects, checkpoint state with offsets, commit."""
-        if self._dead_letters is not None:
-            self._dead_letters.flush()
+    def _checkpoint_and_commit(self, deadline: float | None = None) -> bool:
+        """Steps 4-6: acknowledge side effects, checkpoint state with offsets, commit.
+
+        Returns True when everything up to the last processed record is committed.
+        """
+        if not self._acks.flush(deadline):
+            return False
         for flush in self._before_commit:
             flush()
         if not self._uncommitted:
-            return
+            return True
         if self._checkpoints is not None:
             covered = {**self._resume, **self._uncommitted}
             self._checkpoints.save(self.processor, covered)
             self._resume = covered
-            if self._handover is not None:
-                self._publish_handover(covered)
+            if self._handover is not None and not self._publish_handover(covered, deadline):
+                return False
             self._last_checkpoint = self._clock()
             self.metrics.checkpoints.inc()
         # Partitions revoked meanwhile belong to another member now: their offsets are its to
         # commit, and retrying them here would fail forever.
-        revoked, self._revoked = self._revoked, set()
-        for partition in revoked - self._assigned:
+        with self._lock:
+            revoked, self._revoked = self._revoked, set()
+            assigned = set(self._assigned)
+        for partition in revoked - assigned:
             self._uncommitted.pop(partition, None)
         if self._uncommitted and self._commit(self._uncommitted):
             self._uncommitted = {}
+        return not self._uncommitted
 
-    def _publish_handover(self, covered: dict[Partition, int]) -> None:
-        processor: Any = self.processor
+    def _publish_handover(self, covered: dict[Partition, int], deadline: float | None) -> bool:
         assert self._handover is not None
-        for partition in sorted(self._assigned):
-            if partition in covered and processor.owned_by(partition):
-                self._handover.publish(processor.partition_snapshot(partition, covered[partition]))
-        self._handover.flush()
+        with self._lock:
+            assigned = sorted(self._assigned)
+        for partition in assigned:
+            if partition in covered and self.processor.owned_by(partition):
+                snapshot = self.processor.partition_snapshot(partition, covered[partition])
+                self._handover.publish(snapshot)
+        try:
+            self._handover.flush(
+                self.config.kafka.produce_timeout if deadline is None else deadline
+            )
+        except ProduceError as exc:
+            self.metrics.produce_failures.inc()
+            log.warning("handover snapshots not acknowledged, not committing: %s", exc)
+            return False
+        return True
 
     def _commit(self, offsets: dict[Partition, int]) -> bool:
         try:
@@ -429,15 +474,14 @@ class Daemon:
             log.warning("offset commit failed, will retry (records may be replayed): %s", exc)
             return False
 
+    # -- reporting --------------------------------------------------------------------------
+
     def _report_connection(self) -> None:
         # Not ready while no broker answers: the loop keeps polling and kafka-python
         # reconnects with backoff, so the daemon recovers by itself once the broker is back.
         # Transitions are logged against the previous connection state, not overall readiness
         # (which other conditions also decide), so each loss and return is logged once.
-        connected = getattr(self._source, "connected", None)
-        if connected is None:
-            return
-        ok = bool(connected())
+        ok = bool(self._source.connected())
         if ok == self._broker_connected:
             return
         self.health.set_condition("broker_connected", ok)
@@ -449,7 +493,7 @@ class Daemon:
 
     def _report_lag(self) -> None:
         now = self._clock()
-        if now - self._last_lag < 5.0 or not hasattr(self._source, "lag"):
+        if now - self._last_lag < 5.0:
             return
         self._last_lag = now
         for partition, lag in self._source.lag().items():
@@ -461,10 +505,15 @@ class Daemon:
         self.health.set_condition("stopping", False)
         self._notifier.stopping()
         try:
-            self._checkpoint_and_commit()
+            if not self._checkpoint_and_commit(deadline=self.config.kafka.produce_timeout):
+                log.warning("stopping with records not committed: they are read again on start")
         except (DriftdError, OSError) as exc:
             log.error("final checkpoint failed; the last one stays valid: %s", exc)
         try:
             self._source.close()
         finally:
             log.info("driftd stopped")
+
+
+def _with_rejects(batch: DecodedBatch, rejected: list[Rejected]) -> DecodedBatch:
+    return replace(batch, rejected=sorted(rejected, key=lambda r: r.index))

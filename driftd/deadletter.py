@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import hashlib
+from typing import Protocol
 
 from driftd.errors import DecodeError
+from driftd.producing import AckedProducer, Outgoing
 from driftd.sources.base import Partition
 
 
@@ -19,15 +21,21 @@ class DeadLetters(Protocol):
         error: DecodeError,
         key: bytes | None = None,
     ) -> None: ...
-    def flush(self) -> None: ...
+    def flush(self, timeout: float) -> None: ...
 
 
 class KafkaDeadLetters:
-    """Produces rejected records to a topic with ``driftd.*`` error headers."""
+    """Produces rejected records to a topic with ``driftd.*`` error headers.
 
-    def __init__(self, producer: Any, topic: str) -> None:
+    A record too large for the topic (its copy plus headers over ``max_bytes``) is cut to
+    ``max_bytes``, and its headers carry ``driftd.truncated``, the original size and its
+    SHA-256, so it can still be found in the source topic by its coordinates.
+    """
+
+    def __init__(self, producer: AckedProducer, topic: str, max_bytes: int = 900_000) -> None:
         self._producer = producer
         self._topic = topic
+        self._max_bytes = max_bytes
 
     def send(
         self,
@@ -49,8 +57,16 @@ class KafkaDeadLetters:
             ("driftd.error.reason", error.reason.encode()),
             ("driftd.error.message", error.detail[:1000].encode("utf-8", "replace")),
         ]
-        self._producer.send(self._topic, value=value, key=key, headers=headers)
+        room = self._max_bytes - len(key or b"") - sum(len(k) + len(v) for k, v in headers) - 256
+        if value is not None and len(value) > room:
+            headers += [
+                ("driftd.truncated", b"true"),
+                ("driftd.original.size", str(len(value)).encode()),
+                ("driftd.original.sha256", hashlib.sha256(value).hexdigest().encode()),
+            ]
+            value = value[: max(0, room)]
+        self._producer.send(Outgoing(self._topic, value, key, headers))
 
-    def flush(self) -> None:
-        """Block until the broker has acknowledged every queued record."""
-        self._producer.flush()
+    def flush(self, timeout: float) -> None:
+        """Wait until the broker acknowledged every queued record (``ProduceError`` if not)."""
+        self._producer.flush(timeout)

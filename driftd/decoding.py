@@ -61,6 +61,26 @@ class DecodedBatch:
     def __len__(self) -> int:
         return len(self.index)
 
+    def take(self, rows: Sequence[int] | np.ndarray) -> DecodedBatch:
+        """The events at ``rows`` (positions in this batch), in that order; no rejects."""
+        pick = [int(r) for r in rows]
+
+        def sub(col: list[Any]) -> list[Any]:
+            return [col[i] for i in pick]
+
+        return DecodedBatch(
+            index=self.index[pick] if pick else np.empty(0, np.int64),
+            ids=sub(self.ids),
+            timestamps=self.timestamps[pick] if pick else np.empty(0),
+            models=sub(self.models),
+            model_versions=sub(self.model_versions),
+            predictions=sub(self.predictions),
+            labels=sub(self.labels),
+            features={k: sub(v) for k, v in self.features.items()},
+            segments={k: sub(v) for k, v in self.segments.items()},
+            rejected=[],
+        )
+
 
 class StreamDecoder:
     """Decodes the JSON records of one stream into a DecodedBatch.

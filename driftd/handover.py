@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from driftd.producing import AckedProducer, Outgoing
 from driftd.sources.base import Partition
 
 log = logging.getLogger(__name__)
@@ -70,18 +71,20 @@ def decode(partition: Partition, value: bytes) -> Snapshot:
 class Handover:
     """Publishes and reads partition snapshots on the handover topic."""
 
-    def __init__(self, producer: Any, consumer_factory: Callable[..., Any], topic: str) -> None:
+    def __init__(
+        self, producer: AckedProducer, consumer_factory: Callable[..., Any], topic: str
+    ) -> None:
         self._producer = producer
         self._consumer_factory = consumer_factory
         self.topic = topic
 
     def publish(self, snapshot: Snapshot) -> None:
         """Queue a snapshot (flushed before the offsets it covers are committed)."""
-        self._producer.send(self.topic, key=_key(snapshot.partition), value=encode(snapshot))
+        self._producer.send(Outgoing(self.topic, encode(snapshot), _key(snapshot.partition)))
 
-    def flush(self) -> None:
-        """Wait until the broker has every queued snapshot."""
-        self._producer.flush()
+    def flush(self, timeout: float) -> None:
+        """Wait until the broker has every queued snapshot (``ProduceError`` otherwise)."""
+        self._producer.flush(timeout)
 
     def fetch(self, partitions: set[Partition]) -> dict[Partition, Snapshot]:
         """The newest snapshot of each of ``partitions`` (read from the start of the topic)."""

@@ -28,6 +28,9 @@ class Metrics:
     assigned_partitions: Gauge
     consumer_lag: Gauge
     checkpoints: Counter
+    checkpoint_failures: Counter
+    produce_failures: Counter
+    processing_errors: Counter
     config_reload_success: Gauge
     config_reload_time: Gauge
 
@@ -97,6 +100,22 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         checkpoints=Counter(
             "driftd_checkpoints", "Checkpoints of state and offsets written", registry=registry
+        ),
+        checkpoint_failures=Counter(
+            "driftd_checkpoint_failures",
+            "Checkpoints that could not be written (full or read-only state disk)",
+            registry=registry,
+        ),
+        produce_failures=Counter(
+            "driftd_produce_failures",
+            "Attempts to have dead letters, drift events or handovers acknowledged that failed",
+            registry=registry,
+        ),
+        processing_errors=Counter(
+            "driftd_processing_errors",
+            "Batches whose processing raised, per stream (handled by kafka.on_processing_error)",
+            ["stream"],
+            registry=registry,
         ),
         config_reload_success=_reload_gauge(registry),
         config_reload_time=Gauge(

@@ -151,6 +151,11 @@ class Alerting:
             self._worker.wake()
         return notes
 
+    @property
+    def metrics(self) -> AlertingMetrics:
+        """The subsystem's metrics (handed to its successor on a reload)."""
+        return self._metrics
+
     def deliver(self) -> int:
         """Deliver what is due on the calling thread (replay, tests); returns attempts made."""
         return self._worker.run_once()
@@ -209,6 +214,8 @@ def build_alerting(
     clock: Callable[[], float] = time.time,
     transport: Transport | None = None,
     rng: random.Random | None = None,
+    *,
+    metrics: AlertingMetrics | None = None,
 ) -> Alerting:
     """Assemble the subsystem and restore its state from ``config.outbox_dir``.
 
@@ -234,7 +241,8 @@ def build_alerting(
         saved = outbox.get(key)
         if saved is not None:
             target.restore(json.loads(saved), now if now is not None else clock())
-    metrics = build_alerting_metrics(registry)
+    # A rebuilt subsystem (a config reload) keeps the metrics already registered.
+    metrics = metrics if metrics is not None else build_alerting_metrics(registry)
     delivery = config.delivery
     backoff = Backoff(delivery.initial_backoff, delivery.max_backoff, rng or random.Random())
     worker = DeliveryWorker(

@@ -87,6 +87,15 @@ class KafkaConfig(Section):
     session_timeout: PositiveDuration = 10.0
     heartbeat_interval: PositiveDuration = 3.0
     max_poll_interval: PositiveDuration = 300.0
+    # How long the loop waits for the broker to acknowledge what it produced (dead letters,
+    # drift events, handovers) before a commit; on a miss the commit waits for the next try.
+    produce_timeout: PositiveDuration = 10.0
+    # Dead-letter copies larger than this are truncated (with a digest of the original):
+    # below the broker's default message.max.bytes (1 MiB) with room for the headers.
+    dead_letter_max_bytes: int = Field(default=900_000, ge=1024)
+    # What a record does whose processing raised: dead_letter (default: the record goes to the
+    # dead-letter topic, or is skipped without one; counted either way) or stop (exit 1).
+    on_processing_error: Literal["dead_letter", "stop"] = "dead_letter"
     dead_letter_topic: str | None = None
     security: KafkaSecurity = KafkaSecurity()
 

@@ -95,6 +95,7 @@ class Monitor:
         self.min_samples = _min_samples(cfg)
         self.windows_closed = 0
         self.drift_streams: set[str] = set(cfg.streams)
+        self.needs_event_time = not isinstance(cfg.window, CountWindow)
 
     # -- set-up ---------------------------------------------------------------------------
 

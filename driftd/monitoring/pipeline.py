@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -11,9 +12,10 @@ import numpy as np
 
 from driftd.concept import ConceptMetrics, ConceptMonitor
 from driftd.config.models import DriftdConfig, StreamConfig
-from driftd.decoding import DecodedBatch
-from driftd.errors import ConfigError
+from driftd.decoding import DecodedBatch, Rejected
+from driftd.errors import ConfigError, DecodeError
 from driftd.handover import Snapshot
+from driftd.monitoring.admission import id_problem, scalar_problem
 from driftd.monitoring.monitor import Monitor
 from driftd.monitoring.sinks import VerdictSink
 from driftd.records import Verdict
@@ -22,6 +24,10 @@ from driftd.reference.profile import Profile
 from driftd.sources.base import Partition
 
 log = logging.getLogger(__name__)
+
+_NO_TIME = DecodeError(
+    "missing_timestamp", "a monitor with tumbling windows needs the event time (fields.timestamp)"
+)
 
 
 def load_profiles(config: DriftdConfig) -> dict[str, Profile]:
@@ -36,6 +42,13 @@ def load_profiles(config: DriftdConfig) -> dict[str, Profile]:
     return out
 
 
+def _file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
 class MonitoringProcessor:
     """Routes each stream's batches to the monitors it feeds and fans verdicts out to sinks."""
 
@@ -47,7 +60,10 @@ class MonitoringProcessor:
         concept_metrics: ConceptMetrics | None = None,
     ) -> None:
         self.sinks = sinks
+        self.sink_errors: dict[str, int] = {}
         streams = {s.name: s for s in config.streams}
+        self._streams = streams
+        self._digests = {str(m.reference): _file_digest(m.reference) for m in config.monitors}
         self.monitors = []
         self.concepts: dict[str, ConceptMonitor] = {}
         for cfg in config.monitors:
@@ -82,7 +98,49 @@ class MonitoringProcessor:
     def _publish(self, verdicts: list[Verdict]) -> None:
         self.verdicts += len(verdicts)
         for sink in self.sinks:
-            sink.publish(verdicts)
+            try:
+                sink.publish(verdicts)
+            except Exception:  # one sink's bug must not stop the monitors or the other sinks
+                name = type(sink).__name__
+                self.sink_errors[name] = self.sink_errors.get(name, 0) + 1
+                if self.sink_errors[name] in (1, 10, 100) or self.sink_errors[name] % 1000 == 0:
+                    log.exception(
+                        "verdict sink %s failed (%d time(s))", name, self.sink_errors[name]
+                    )
+
+    def carry_over(self, old: MonitoringProcessor) -> list[str]:
+        """Keep the live state of ``old``'s monitors whose definition did not change.
+
+        Used on SIGHUP: a monitor with the same config, the same streams and the same profile
+        bytes keeps its open windows, thresholds, label join and river detectors; any other
+        starts fresh. Returns the names of the monitors kept.
+        """
+        kept = []
+        before = {m.name: m for m in old.monitors}
+        for i, monitor in enumerate(self.monitors):
+            prior = before.get(monitor.name)
+            if (
+                prior is None
+                or prior.cfg != monitor.cfg
+                or old._digests.get(str(prior.cfg.reference))
+                != self._digests.get(str(monitor.cfg.reference))
+                or [old._streams[s] for s in prior.cfg.streams]
+                != [self._streams[s] for s in monitor.cfg.streams]
+            ):
+                continue
+            prior._emit = self._publish
+            self.monitors[i] = prior
+            if monitor.name in old.concepts:
+                self.concepts[monitor.name] = old.concepts[monitor.name]
+            if monitor.name in old.fed:
+                self.fed[monitor.name] = old.fed[monitor.name]
+            kept.append(monitor.name)
+        self._by_stream = {}
+        for monitor in self.monitors:
+            for stream in monitor.cfg.streams:
+                self._by_stream.setdefault(stream, []).append(monitor)
+        self.events = dict(old.events)
+        return kept
 
     def process(
         self, stream: StreamConfig, batch: DecodedBatch, partition: Partition | None = None
@@ -99,6 +157,41 @@ class MonitoringProcessor:
                 verdicts = _feed_concept(concept, stream, batch)
                 if verdicts:
                     self._publish(verdicts)
+
+    def check(self, stream: StreamConfig, batch: DecodedBatch) -> list[Rejected]:
+        """Events of ``batch`` some monitor fed by ``stream`` cannot take, with the reason.
+
+        Pure: the caller drops them (and dead-letters their records) before ``process``.
+        """
+        bad: dict[int, DecodeError] = {}
+        fields = stream.fields
+        for monitor in self._by_stream.get(stream.name, ()):
+            if stream.name in monitor.drift_streams and monitor.needs_event_time:
+                model = monitor.cfg.model
+                for j in np.flatnonzero(np.isnan(batch.timestamps)).tolist():
+                    if model is None or batch.models[j] == model:
+                        bad.setdefault(j, _NO_TIME)
+            concept = self.concepts.get(monitor.name)
+            if concept is None:
+                continue
+            regression = concept.config.task != "classification"
+            columns = [("id", batch.ids, None)]
+            if fields.prediction is not None:
+                columns.append(("prediction", batch.predictions, regression))
+            if fields.label is not None:
+                columns.append(("label", batch.labels, regression))
+            for role, values, numeric in columns:
+                for j, value in enumerate(values):
+                    if value is None or j in bad or type(value) is str:
+                        continue
+                    problem = (
+                        id_problem(value)
+                        if numeric is None
+                        else scalar_problem(role, value, numeric)
+                    )
+                    if problem is not None:
+                        bad[j] = problem
+        return [Rejected(int(batch.index[j]), err) for j, err in sorted(bad.items())]
 
     def owned_by(self, partition: Partition) -> list[Monitor]:
         """Monitors whose events all came from ``partition`` (their state is its state)."""
@@ -216,6 +309,7 @@ class MonitoringProcessor:
             "events": dict(self.events),
             "monitors": {m.name: m.status() for m in self.monitors},
             "concept": {name: c.status() for name, c in self.concepts.items()},
+            "sink_errors": dict(self.sink_errors),
         }
 
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from driftd.producing import AckedProducer, Outgoing
 from driftd.records import State, Verdict
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def verdict_document(v: Verdict) -> dict[str, Any]:
 class KafkaVerdictSink:
     """Publishes every verdict of every window as JSON to a topic, keyed by monitor."""
 
-    def __init__(self, producer: Any, topic: str, only_drift: bool = False) -> None:
+    def __init__(self, producer: AckedProducer, topic: str, only_drift: bool = False) -> None:
         self._producer = producer
         self._topic = topic
         self._only_drift = only_drift
@@ -125,12 +126,12 @@ class KafkaVerdictSink:
             if self._only_drift and not v.drifted:
                 continue
             self._producer.send(
-                self._topic, key=v.monitor.encode(), value=self._encode(verdict_document(v))
+                Outgoing(self._topic, self._encode(verdict_document(v)), v.monitor.encode())
             )
 
-    def flush(self) -> None:
-        """Wait for the broker to acknowledge every queued event."""
-        self._producer.flush()
+    def flush(self, timeout: float) -> None:
+        """Wait for the broker to acknowledge every queued event (``ProduceError`` if not)."""
+        self._producer.flush(timeout)
 
 
 class LogSink:
@@ -191,6 +192,11 @@ class AlertingSink:
         self._caught_up = caught_up
         self._dirty = False
         self._last = -math.inf
+
+    def retarget(self, alerting: Any) -> None:
+        """Feed another alerting subsystem from now on (after a config reload)."""
+        self._alerting = alerting
+        self._dirty = False
 
     def publish(self, verdicts: list[Verdict]) -> None:
         """Observe each verdict (memory only, on the poll thread)."""

@@ -122,6 +122,13 @@ class KafkaSource:
             out[Partition(tp.topic, tp.partition)] = max(0, high - position)
         return out
 
+    def pause(self, paused: bool) -> None:
+        """Stop (or resume) fetching from every assigned partition; polls keep the group."""
+        if paused:
+            self._consumer.pause(*self._consumer.assignment())
+        else:
+            self._consumer.resume(*self._consumer.paused())
+
     def caught_up(self) -> bool:
         """Whether one more poll would drain every assigned partition.
 

@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from driftd.daemon import CountingProcessor, Daemon
+from driftd.counting import CountingProcessor
+from driftd.daemon import Daemon
 from driftd.deadletter import KafkaDeadLetters
 from driftd.health import Health
 from driftd.metrics import build_metrics
+from driftd.producing import AckedProducer
 from driftd.sources.kafka import KafkaSource
 from tests.integration.helpers import Background, config, produce, wait_until
 
@@ -89,7 +91,7 @@ def test_malformed_records_are_counted_and_dead_lettered(
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    daemon, counted = _daemon(cfg, KafkaDeadLetters(producer, dlq))
+    daemon, counted = _daemon(cfg, KafkaDeadLetters(AckedProducer(producer), dlq))
     run = Background(daemon.run)
     wait_until(lambda: counted.events.get("preds", 0) >= 100, what="100 good events")
     daemon.stop()

@@ -15,6 +15,7 @@ from driftd.health import Health
 from driftd.metrics import build_metrics
 from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
 from driftd.monitoring.sinks import KafkaVerdictSink, MetricsSink
+from driftd.producing import AckedProducer
 from driftd.records import State, Verdict
 from driftd.sources.kafka import KafkaSource
 from driftd.synthetic import events
@@ -88,7 +89,7 @@ def test_drift_only_on_shifted_features_within_two_windows(
     collect = Collect()
     metrics = build_metrics()
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    events_sink = KafkaVerdictSink(producer, events_topic, only_drift=True)
+    events_sink = KafkaVerdictSink(AckedProducer(producer), events_topic, only_drift=True)
     processor = MonitoringProcessor(
         cfg, load_profiles(cfg), [MetricsSink(metrics.registry), collect, events_sink]
     )
@@ -99,7 +100,7 @@ def test_drift_only_on_shifted_features_within_two_windows(
         processor,
         metrics,
         Health(),
-        before_commit=[events_sink.flush],
+        producers=[events_sink.flush],
     )
     run = Background(daemon.run)
     total_windows = CLEAN_WINDOWS + SHIFTED_WINDOWS
