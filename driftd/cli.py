@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from driftd import __version__
-from driftd.errors import ConfigError, DriftdError
+from driftd.errors import ConfigError, DriftdError, ProfileError
 
 EXIT_CONFIG = 2
 
@@ -40,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--stream", help="stream the events belong to (default: the first)")
     replay.add_argument("--output", help="write every verdict as JSON lines here")
     replay.add_argument("--batch-size", type=int, default=5000)
+    replay.add_argument(
+        "--notifications",
+        help="run the alerting section in event time and write what it would send here (JSONL)",
+    )
+    replay.add_argument(
+        "--deliver",
+        action="store_true",
+        help="run the alerting section and deliver to its receivers (uses its outbox_dir)",
+    )
 
     ref = sub.add_parser("reference", help="build or show reference profiles")
     ref_sub = ref.add_subparsers(dest="reference_command", required=True, metavar="ACTION")
@@ -80,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _status(args)
     except ConfigError as exc:
         print(f"driftd: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ProfileError as exc:
+        # A missing or unreadable profile is a config problem: fix the file, do not retry.
+        print(f"driftd: profile error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except BrokenPipeError:
         # Output piped into `head` and closed early: not an error of ours.
@@ -156,7 +169,15 @@ def _replay(args: argparse.Namespace) -> int:
     from driftd.replay import replay
 
     config = load_config(args.config)
-    report = replay(config, args.input, args.stream, output=args.output, batch_size=args.batch_size)
+    report = replay(
+        config,
+        args.input,
+        args.stream,
+        output=args.output,
+        batch_size=args.batch_size,
+        notifications=args.notifications,
+        deliver=args.deliver,
+    )
     print(report.summary())
     return 0
 

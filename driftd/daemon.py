@@ -92,7 +92,9 @@ class Daemon:
         self.health = health
         self._dead_letters = dead_letters
         flushes = ([dead_letters.flush] if dead_letters is not None else []) + list(producers)
-        self._acks = Acknowledgements(flushes, config.kafka.produce_timeout, metrics, health)
+        self._acks = Acknowledgements(
+            flushes, config.kafka.produce_timeout, metrics, health, clock=clock
+        )
         self._suppress = POLICIES[config.kafka.on_processing_error]
         self._before_commit = list(before_commit or [])
         self._on_turn = list(on_turn or [])
@@ -229,12 +231,13 @@ class Daemon:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def run(self) -> int:
-        """Run until stopped; returns the process exit code."""
+    def run(self, until: Callable[[], bool] | None = None) -> int:
+        """Run until stopped (or ``until()`` is true: the end of a replayed file); returns
+        the process exit code."""
         self.health.set_condition("starting", True)
         watchdog = self._notifier.start_watchdog(self.health.alive)
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and not (until is not None and until()):
                 self.health.beat()
                 got = self.run_once()
                 self.processor.tick()

@@ -1,22 +1,31 @@
-"""``driftd replay``: run a config's monitors over a file offline, for backtesting thresholds."""
+"""``driftd replay``: run a config's monitors over a file offline, for backtesting thresholds.
+
+The file goes through the real daemon loop (``Daemon`` over an ``IterSource``): the same
+decoding, checks, failure policy, windows and verdicts as on Kafka. With ``notifications`` the
+alerting section runs too, in event time, and every notification it would send is written as
+JSON lines (nothing is delivered); with ``deliver`` they go to the configured receivers.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import msgspec
 
 from driftd.config.models import DriftdConfig
-from driftd.decoding import StreamDecoder
+from driftd.daemon import Daemon
 from driftd.errors import ConfigError
+from driftd.health import Health
+from driftd.metrics import build_metrics
 from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
-from driftd.monitoring.sinks import segment_label, verdict_document
+from driftd.monitoring.sinks import AlertingSink, VerdictSink, segment_label, verdict_document
 from driftd.records import State, Verdict
-from driftd.sources.files import read_batches
+from driftd.sources.files import IterSource, read_batches
 
 
 class ReplayReport:
@@ -27,6 +36,8 @@ class ReplayReport:
         self.jsonl = jsonl
         self.windows: Counter[str] = Counter()
         self.drift: Counter[tuple[str, str, str, str]] = Counter()
+        self.notifications = 0
+        self.rejected = 0
         self._state: dict[tuple[str, str, str, str], State] = {}
         self._encode = msgspec.json.Encoder().encode
 
@@ -57,6 +68,8 @@ class ReplayReport:
             lines.append(f"  {monitor}/{seg} {feature} {stat}: drift in {n} window(s)")
         if not self.drift:
             lines.append("  no drift")
+        if self.notifications:
+            lines.append(f"{self.notifications} notification(s)")
         return "\n".join(lines)
 
 
@@ -68,6 +81,8 @@ def replay(
     output: str | Path | None = None,
     batch_size: int = 5000,
     out: IO[str] = sys.stdout,
+    notifications: str | Path | None = None,
+    deliver: bool = False,
 ) -> ReplayReport:
     """Feed ``path`` through the monitors of ``config`` as if it came from ``stream_name``."""
     streams = {s.name: s for s in config.streams}
@@ -78,15 +93,72 @@ def replay(
     stream = streams[stream_name]
     with contextlib.ExitStack() as stack:
         jsonl = stack.enter_context(Path(output).open("wb")) if output else None
+        target = stack.enter_context(Path(notifications).open("w")) if notifications else None
         report = ReplayReport(out, jsonl)
-        processor = MonitoringProcessor(config, load_profiles(config), [report])
-        decoder = StreamDecoder(stream)
-        rejected = 0
-        for values in read_batches(path, batch_size):
-            batch = decoder.decode(values)
-            rejected += len(batch.rejected)
-            processor.process(stream, batch)
+        sinks: list[VerdictSink] = [report]
+        metrics = build_metrics()
+        alerting = None
+        if (notifications is not None or deliver) and config.alerting is not None:
+            alerting, sink = _alerting(
+                config, metrics, report, target, deliver=deliver, stack=stack
+            )
+            sinks.append(sink)
+        processor = MonitoringProcessor(config, load_profiles(config), sinks)
+        source: IterSource | None = None
+
+        def make_source(on_assignment: Any) -> IterSource:
+            nonlocal source
+            source = IterSource(read_batches(path, batch_size), stream.topic, on_assignment)
+            return source
+
+        on_turn = [sinks[-1].on_turn] if alerting is not None else []  # type: ignore[attr-defined]
+        daemon = Daemon(config, make_source, processor, metrics, Health(), on_turn=on_turn)
+        assert source is not None
+        daemon.run(until=lambda: source.exhausted)  # type: ignore[union-attr]
         processor.flush()
-        if rejected:
-            print(f"{rejected} record(s) could not be decoded", file=out)
+        if alerting is not None:
+            sinks[-1].before_commit()  # type: ignore[attr-defined]
+            if deliver:
+                alerting.close(timeout=30.0)
+        report.rejected = int(
+            sum(
+                s.value
+                for m in metrics.records_rejected.collect()
+                for s in m.samples
+                if s.name.endswith("_total")
+            )
+        )
+        if report.rejected:
+            print(f"{report.rejected} record(s) could not be decoded", file=out)
         return report
+
+
+def _alerting(
+    config: DriftdConfig,
+    metrics: Any,
+    report: ReplayReport,
+    target: IO[str] | None,
+    *,
+    deliver: bool,
+    stack: contextlib.ExitStack,
+) -> tuple[Any, AlertingSink]:
+    from driftd.alerting import build_alerting
+
+    assert config.alerting is not None
+    alerting_cfg = config.alerting
+    if not deliver:
+        # A scratch outbox: a backtest must not touch the daemon's alert state.
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="driftd-replay-"))
+        alerting_cfg = alerting_cfg.model_copy(update={"outbox_dir": Path(scratch)})
+    alerting = build_alerting(alerting_cfg, metrics.registry)
+
+    def write(notes: list[Any]) -> None:
+        report.notifications += len(notes)
+        if target is not None:
+            for note in notes:
+                target.write(note.to_json() + "\n")
+
+    if deliver:
+        alerting.start()
+    # While the file lasts the replay is "catching up"; at its end it is at the head.
+    return alerting, AlertingSink(alerting, caught_up=lambda: False, on_notes=write)

@@ -183,6 +183,7 @@ class AlertingSink:
         clock: Any = None,
         interval: float = 1.0,
         caught_up: Callable[[], bool] = lambda: True,
+        on_notes: Callable[[list[Any]], None] | None = None,
     ) -> None:
         import time
 
@@ -190,6 +191,7 @@ class AlertingSink:
         self._clock = clock or time.monotonic
         self._interval = interval
         self._caught_up = caught_up
+        self._on_notes = on_notes
         self._dirty = False
         self._last = -math.inf
 
@@ -214,6 +216,8 @@ class AlertingSink:
             self._tick()
 
     def _tick(self) -> None:
-        self._alerting.tick(caught_up=self._caught_up())
+        notes = self._alerting.tick(caught_up=self._caught_up())
+        if notes and self._on_notes is not None:
+            self._on_notes(notes)
         self._dirty = False
         self._last = self._clock()

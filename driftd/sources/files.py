@@ -1,14 +1,16 @@
-"""Events from files, for ``driftd replay``: JSON lines, or Parquet rows turned into JSON."""
+"""Events from files, for ``driftd replay``: JSON lines, or Parquet rows turned into JSON, and
+``IterSource``, the Source that feeds such batches through the real daemon loop."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from driftd.errors import DriftdError
+from driftd.sources.base import AssignmentListener, Batch, Partition, Record
 
 
 def read_batches(path: str | Path, batch_size: int = 5000) -> Iterator[list[bytes]]:
@@ -55,3 +57,85 @@ def _nest(row: dict[str, Any]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
     return out
+
+
+class IterSource:
+    """A Source over batches of record values (a file, a generator, a test's list).
+
+    The records form one partition, ``<topic>[0]``, numbered from offset 0. Commits are kept in
+    ``committed`` (a dict the caller may share between sources, as a broker would), and a new
+    source resumes after the committed offset. ``exhausted`` turns true once every batch was
+    polled; it is then also ``caught_up``.
+    """
+
+    def __init__(
+        self,
+        batches: Iterable[Sequence[bytes | None]],
+        topic: str,
+        on_assignment: AssignmentListener,
+        committed: dict[Partition, int] | None = None,
+        timestamp_ms: int = 0,
+    ) -> None:
+        self.partition = Partition(topic, 0)
+        self.committed = committed if committed is not None else {}
+        self._records = _numbered(batches, timestamp_ms)
+        self._position = self.committed.get(self.partition, 0)
+        self._head: list[Record] = []
+        self.exhausted = False
+        self._on_assignment = on_assignment
+        self._assigned = False
+
+    def poll(self, timeout_s: float) -> Batch:
+        """The next batch at or after the position; empty once exhausted."""
+        if not self._assigned:
+            self._assigned = True
+            self._on_assignment({self.partition}, set())
+        while True:
+            if self._head:
+                batch, self._head = self._head, []
+            else:
+                batch = next(self._records, None)
+                if batch is None:
+                    self.exhausted = True
+                    return {}
+            kept = [r for r in batch if r.offset >= self._position]
+            if kept:
+                self._position = kept[-1].offset + 1
+                return {self.partition: kept}
+
+    def commit(self, offsets: dict[Partition, int]) -> None:
+        """Remember the next offsets to read."""
+        self.committed.update(offsets)
+
+    def seek(self, partition: Partition, offset: int) -> None:
+        """Read from ``offset`` next (a restored checkpoint is ahead of the commit)."""
+        self._position = offset
+
+    def caught_up(self) -> bool:
+        """True once every record was read."""
+        return self.exhausted
+
+    def pause(self, paused: bool) -> None:
+        """Nothing is fetched ahead, so there is nothing to pause."""
+
+    def lag(self) -> dict[Partition, int]:
+        """Unknown until the end (a generator has no length)."""
+        return {}
+
+    def connected(self) -> bool:
+        """A file is always there."""
+        return True
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _numbered(
+    batches: Iterable[Sequence[bytes | None]], timestamp_ms: int
+) -> Iterator[list[Record]]:
+    offset = 0
+    for values in batches:
+        batch = [Record(offset + i, v, timestamp_ms) for i, v in enumerate(values)]
+        offset += len(batch)
+        if batch:
+            yield batch

@@ -1,0 +1,250 @@
+"""The daemon loop over an in-memory source: failure policy, acknowledgements, crash points."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from driftd.checkpoint import CheckpointStore
+from driftd.config import parse_config
+from driftd.daemon import Daemon
+from driftd.errors import DecodeError
+from driftd.health import Health
+from driftd.metrics import build_metrics
+from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
+from driftd.producing import ProduceError
+from driftd.records import Verdict
+from driftd.sources.base import Partition
+from driftd.sources.files import IterSource
+from driftd.synthetic import events
+
+PROFILE = Path(__file__).resolve().parents[1] / "data" / "fraud.profile"
+
+
+def _config(window: str, state: str = "", extra_kafka: str = "") -> Any:
+    return parse_config(
+        f"""
+kafka: {{bootstrap_servers: ["127.0.0.1:9"], group_id: g, {extra_kafka}}}
+{state}
+streams:
+  - name: p
+    topic: t
+    fields:
+      id: request_id
+      timestamp: ts
+      features: {{amount: features.amount, age: features.age, country: features.country}}
+monitors:
+  - name: m
+    streams: [p]
+    reference: {PROFILE}
+    features: [amount, age, country]
+    prediction_drift: false
+    window: {window}
+""",
+        env={},
+    )
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.verdicts: list[Verdict] = []
+
+    def publish(self, verdicts: list[Verdict]) -> None:
+        self.verdicts.extend(verdicts)
+
+
+class DeadLetterBox:
+    """Records dead letters; ``fail`` makes the next flushes miss their acknowledgement."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, bytes | None, str]] = []
+        self.acked: list[tuple[int, bytes | None, str]] = []
+        self.fail = 0
+
+    def send(
+        self,
+        partition: Partition,
+        offset: int,
+        value: bytes | None,
+        error: DecodeError,
+        key: bytes | None = None,
+    ) -> None:
+        self.sent.append((offset, value, error.reason))
+
+    def flush(self, timeout: float) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise ProduceError("broker away")
+        self.acked = list(self.sent)
+
+
+def _values(n: int = 3000, seed: int = 5) -> list[bytes]:
+    return [json.dumps(e).encode() for e in events(n, seed=seed)]
+
+
+def _daemon(
+    cfg: Any,
+    batches: Sequence[Sequence[bytes | None]],
+    *,
+    committed: dict[Partition, int] | None = None,
+    dead_letters: DeadLetterBox | None = None,
+    processor: Any = None,
+    clock: Callable[[], float] | None = None,
+) -> tuple[Daemon, IterSource, Collect, Any]:
+    collect = Collect()
+    processor = processor or MonitoringProcessor(cfg, load_profiles(cfg), [collect])
+    made: list[IterSource] = []
+
+    def source(on_assignment: Any) -> IterSource:
+        made.append(IterSource(batches, "t", on_assignment, committed))
+        return made[0]
+
+    daemon = Daemon(
+        cfg,
+        source,
+        processor,
+        build_metrics(),
+        Health(),
+        dead_letters=dead_letters,
+        checkpoints=CheckpointStore(cfg.state.dir) if cfg.state.dir else None,
+        **({"clock": clock} if clock else {}),
+    )
+    return daemon, made[0], collect, processor
+
+
+def _drain(daemon: Daemon, source: IterSource) -> None:
+    daemon.run(until=lambda: source.exhausted)
+
+
+def test_a_tumbling_event_without_time_is_dead_lettered_and_the_loop_goes_on() -> None:
+    cfg = _config("{type: tumbling, every: 5s, min_samples: 10}")
+    values = _values(1000)
+    poison = json.loads(values[500])
+    del poison["ts"]
+    values[500] = json.dumps(poison).encode()
+    box = DeadLetterBox()
+    daemon, source, _, processor = _daemon(cfg, [values], dead_letters=box)
+    _drain(daemon, source)
+    assert [(o, r) for o, _, r in box.acked] == [(500, "missing_timestamp")]
+    assert box.acked[0][1] == values[500]  # byte for byte
+    assert source.committed == {Partition("t", 0): 1000}
+    assert processor.events["p"] == 999
+
+
+class Exploding(MonitoringProcessor):
+    """Raises on one event id, as an unknown bug would."""
+
+    def process(self, stream: Any, batch: Any, partition: Any = None) -> None:
+        if "r123" in batch.ids:
+            raise RuntimeError("boom")
+        super().process(stream, batch, partition)
+
+
+def test_an_event_whose_processing_raises_goes_to_the_dead_letters_alone() -> None:
+    cfg = _config("{type: count, size: 100}")
+    values = _values(300)
+    box = DeadLetterBox()
+    collect = Collect()
+    processor = Exploding(cfg, load_profiles(cfg), [collect])
+    daemon, source, _, _ = _daemon(
+        cfg, [values[:200], values[200:]], dead_letters=box, processor=processor
+    )
+    _drain(daemon, source)
+    assert [(o, r) for o, _, r in box.acked] == [(123, "processing_error")]
+    assert processor.events["p"] == 299
+    assert source.committed == {Partition("t", 0): 300}
+
+
+def test_the_stop_policy_ends_the_daemon_without_committing() -> None:
+    cfg = _config("{type: count, size: 100}", extra_kafka="on_processing_error: stop")
+    processor = Exploding(cfg, load_profiles(cfg), [])
+    daemon, source, _, _ = _daemon(cfg, [_values(300)], processor=processor)
+    with pytest.raises(RuntimeError, match="boom"):
+        _drain(daemon, source)
+    assert source.committed == {}
+
+
+def test_nothing_is_committed_until_the_dead_letters_are_acknowledged() -> None:
+    cfg = _config("{type: count, size: 100}")
+    values = _values(200)
+    values[10] = b"{not json"
+    box = DeadLetterBox()
+    box.fail = 2
+    now = [0.0]
+    daemon, source, _, _ = _daemon(cfg, [values], dead_letters=box, clock=lambda: now[0])
+    daemon.run_once()
+    assert source.committed == {}  # the flush failed: no commit
+    assert "produced_records_acknowledged" in daemon.health.ready()[1]
+    daemon.run_once()  # inside the backoff: not even tried
+    assert box.fail == 1
+    now[0] += 1.0
+    daemon.run_once()  # the second try fails too
+    assert source.committed == {}
+    now[0] += 2.0
+    daemon.run_once()
+    assert source.committed == {Partition("t", 0): 200}
+    assert [o for o, _, _ in box.acked] == [10]
+    assert "produced_records_acknowledged" not in daemon.health.ready()[1]
+
+
+def _key(v: Verdict) -> tuple[Any, ...]:
+    return (v.window_index, v.feature, v.statistic)
+
+
+def _value(v: Verdict) -> tuple[Any, ...]:
+    return (None if math.isnan(v.value) else v.value, v.limit, v.state, v.detail)
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(
+    cuts=st.lists(st.integers(min_value=1, max_value=2999), max_size=12),
+    crashes=st.lists(st.integers(min_value=0, max_value=14), max_size=4, unique=True),
+    window=st.sampled_from(["{type: count, size: 400}", "{type: tumbling, every: 4s}"]),
+)
+def test_any_split_and_any_crash_points_give_the_verdicts_of_one_pass(
+    tmp_path_factory: pytest.TempPathFactory, cuts: list[int], crashes: list[int], window: str
+) -> None:
+    values = _values(3000, seed=9)
+    bounds = [0, *sorted(set(cuts)), len(values)]
+    batches = [values[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+    straight_cfg = _config(window)
+    daemon, source, straight, processor = _daemon(straight_cfg, [values])
+    _drain(daemon, source)
+    processor.flush()
+    expected = {_key(v): _value(v) for v in straight.verdicts}
+
+    state = tmp_path_factory.mktemp("state")
+    cfg = _config(window, state=f"state: {{dir: {state}, checkpoint_interval: 1s}}")
+    committed: dict[Partition, int] = {}
+    seen: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    now = [0.0]
+    turn = 0
+    while True:
+        daemon, source, collect, processor = _daemon(
+            cfg, batches, committed=committed, clock=lambda: now[0]
+        )
+        crashed = False
+        while not source.exhausted:
+            daemon.run_once()
+            now[0] += 0.6  # a checkpoint every second turn
+            turn += 1
+            if turn in crashes:
+                crashes.remove(turn)
+                crashed = True  # kill -9: no final checkpoint, no commit
+                break
+        if not crashed:
+            processor.flush()  # the end of the stream closes the open tumbling window
+        for v in collect.verdicts:
+            assert seen.setdefault(_key(v), _value(v)) == _value(v)  # a replay gives the same
+        if not crashed:
+            break
+    assert seen == expected
