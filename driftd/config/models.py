@@ -6,6 +6,7 @@ it by that name, and the graph (monitors → streams → fields) is checked as a
 
 from __future__ import annotations
 
+import difflib
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -251,11 +252,35 @@ class Thresholds(Section):
     @field_validator("statistics")
     @classmethod
     def _known(cls, value: dict[str, Threshold]) -> dict[str, Threshold]:
-        known = set(NUMERIC_STATISTICS) | set(CATEGORICAL_STATISTICS) | {"schema"}
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise ValueError(f"unknown statistic(s) {unknown}; known: {sorted(known)}")
+        _check_statistics(value, "statistics")
         return value
+
+    @field_validator("features")
+    @classmethod
+    def _known_per_feature(
+        cls, value: dict[str, dict[str, Threshold]]
+    ) -> dict[str, dict[str, Threshold]]:
+        # Feature names are checked against the profile when the monitor is built.
+        for feature, by_statistic in value.items():
+            _check_statistics(by_statistic, f"features.{feature}")
+        return value
+
+
+def _check_statistics(value: dict[str, Threshold], where: str) -> None:
+    known = set(NUMERIC_STATISTICS) | set(CATEGORICAL_STATISTICS) | {"schema"}
+    for name, threshold in value.items():
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"{where}.{name}: unknown statistic{hint}; known: {', '.join(sorted(known))}"
+            )
+        base = threshold.base if isinstance(threshold, AdaptiveThreshold) else threshold
+        if name == "schema" and isinstance(base, CalibratedThreshold):
+            raise ValueError(
+                f"{where}.schema: schema rates have no null model to calibrate against; "
+                "use type: static (a rate, e.g. 0.05) or adaptive over static"
+            )
 
 
 class MonitorConfig(Section):

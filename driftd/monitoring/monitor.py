@@ -7,6 +7,7 @@ anomalies give one ``kind="schema"`` verdict per feature. Verdicts go to the inj
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,6 +97,10 @@ class Monitor:
         self.windows_closed = 0
         self.drift_streams: set[str] = set(cfg.streams)
         self.needs_event_time = not isinstance(cfg.window, CountWindow)
+        self._check_threshold_features(watched)
+        # Build one segment's thresholds now: a threshold that cannot be built fails here,
+        # at start-up and in check-config, not on the first event of a segment.
+        self._new_segment()
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -114,6 +119,30 @@ class Monitor:
                     (build_statistic(feat, name, self._bootstrap(feat.name, name)), None, j, kind)
                 )
         return out
+
+    def _check_threshold_features(self, watched: list[FeatureProfile]) -> None:
+        by_name = {f.name: f for f in watched}
+        for name, by_statistic in self.cfg.thresholds.features.items():
+            where = f"monitor {self.name!r}: thresholds.features.{name}"
+            feat = by_name.get(name)
+            if feat is None:
+                close = difflib.get_close_matches(name, sorted(by_name), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(
+                    f"{where}: not a feature this monitor watches{hint}; it watches "
+                    f"{', '.join(sorted(by_name))}"
+                )
+            allowed = (
+                self.cfg.statistics.numeric
+                if feat.type == "numeric"
+                else self.cfg.statistics.categorical
+            )
+            for statistic in by_statistic:
+                if statistic != "schema" and statistic not in allowed:
+                    raise ConfigError(
+                        f"{where}.{statistic}: {name} is {feat.type} and this monitor computes "
+                        f"{', '.join(allowed)} for it (statistics.{feat.type})"
+                    )
 
     def _threshold_cfg(self, feature: str, statistic: str) -> Any:
         th = self.cfg.thresholds
@@ -139,11 +168,13 @@ class Monitor:
             _Test(stat, self._make_threshold(stat), ncol, ccol, kind)
             for stat, ncol, ccol, kind in self._statistics
         ]
-        schema_cfg = self.cfg.thresholds.statistics.get("schema")
-        schema_limits: list[Threshold] = [
-            _threshold(schema_cfg, None) if schema_cfg else StaticLimit(DEFAULT_SCHEMA_LIMIT)
-            for _ in self._order
-        ]
+        th = self.cfg.thresholds
+        schema_limits: list[Threshold] = []
+        for feat in self._order:
+            schema_cfg = th.features.get(feat.name, {}).get("schema") or th.statistics.get("schema")
+            schema_limits.append(
+                _threshold(schema_cfg, None) if schema_cfg else StaticLimit(DEFAULT_SCHEMA_LIMIT)
+            )
         window = self.cfg.window
         n_num, n_cat, n_schema = len(self._numeric), len(self._categorical), len(self._order)
         windows: CountWindows | TumblingWindows

@@ -228,3 +228,68 @@ def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["check-config", "-c", str(bad)]) == 2
     assert "kafka.poll_timeout: invalid duration '1y'" in capsys.readouterr().err
     assert main(["check-config", "-c", str(tmp_path / "missing.yaml")]) == 2
+
+
+PROFILE = ROOT / "tests" / "data" / "fraud.profile"
+
+
+def _monitor_config(tmp_path: Path, thresholds: str) -> Path:
+    path = tmp_path / "driftd.yaml"
+    path.write_text(
+        f"""
+kafka: {{bootstrap_servers: ["127.0.0.1:9092"]}}
+streams:
+  - name: p
+    topic: preds
+    fields: {{features: {{amount: f.amount, country: f.country}}}}
+monitors:
+  - name: m
+    streams: [p]
+    reference: {PROFILE}
+    features: [amount, country]
+    prediction_drift: false
+    thresholds: {thresholds}
+"""
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "expected"),
+    [
+        # A typo in a feature name under thresholds.features: named, with a hint.
+        ("{features: {amout: {ks: {type: static, value: 0.1}}}}", "did you mean 'amount'"),
+        # A typo in a statistic under a feature.
+        ("{features: {amount: {kss: {type: static, value: 0.1}}}}", "did you mean 'ks'"),
+        # A statistic the feature's type does not compute (linf is categorical).
+        ("{features: {amount: {linf: {type: static, value: 0.1}}}}", "amount is numeric"),
+        # Schema rates cannot be calibrated: refused at start-up, not on the first event.
+        ("{statistics: {schema: {type: calibrated}}}", "no null model to calibrate"),
+        ("{features: {country: {schema: {type: calibrated}}}}", "no null model to calibrate"),
+    ],
+)
+def test_threshold_keys_are_checked_against_the_profile_at_start_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], thresholds: str, expected: str
+) -> None:
+    assert main(["check-config", "-c", str(_monitor_config(tmp_path, thresholds))]) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_a_per_feature_schema_threshold_is_used(tmp_path: Path) -> None:
+    from driftd.app import build_processor
+    from driftd.monitoring.pipeline import MonitoringProcessor
+
+    path = _monitor_config(tmp_path, "{features: {country: {schema: {type: static, value: 0.5}}}}")
+    processor = build_processor(load_config(path), warm=False)
+    assert isinstance(processor, MonitoringProcessor)
+    segment = processor.monitors[0]._new_segment()
+    assert [limit.limit(100) for limit in segment.schema_limits] == [0.05, 0.5]
+
+
+def test_a_missing_profile_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _monitor_config(tmp_path, "{}")
+    path.write_text(path.read_text().replace(str(PROFILE), str(tmp_path / "nope.profile")))
+    assert main(["check-config", "-c", str(path)]) == 2
+    assert "nope.profile" in capsys.readouterr().err
