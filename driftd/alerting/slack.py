@@ -6,6 +6,12 @@ later notifications ``chat.update`` that message and, while it still fires, add 
 its thread; the resolve turns it into ✅ RESOLVED and forgets it. With an incoming-webhook URL
 every notification is a new message (webhooks cannot update).
 
+A post and the note of its ``ts`` cannot be one transaction: a crash between them would post
+the group's message twice on the resend. So before posting, the notifier notes a random nonce,
+and posts it in the message's metadata; a resend that finds a nonce without a ``ts`` first looks
+for that message in the channel's recent history (``conversations.history``, scope
+``channels:history``) and edits it instead. Without the scope it posts anew, as before.
+
 slack-sdk's own retry handlers are disabled (``retry_handlers=[]``): its rate-limit handler
 sleeps inside the call, and the outbox already owns retries, backoff and Retry-After.
 """
@@ -14,6 +20,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
+import secrets
 from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -30,6 +38,8 @@ from driftd.errors import SinkError
 RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+METADATA_EVENT = "driftd_notification"
+log = logging.getLogger(__name__)
 # chat.update cannot touch the remembered message any more: post a fresh one instead.
 GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 
@@ -87,6 +97,8 @@ class SlackNotifier:
         key = f"slack:{self._config.name}:{group.group_key}"
         stored = self._state.get(key)
         ref = json.loads(stored) if stored is not None else None
+        if ref is not None and "ts" not in ref:
+            ref = self._find_post(client, ref)
         if ref is not None:
             try:
                 client.chat_update(channel=ref["channel"], ts=ref["ts"], **message)
@@ -100,14 +112,47 @@ class SlackNotifier:
                         channel=ref["channel"], thread_ts=ref["ts"], text=_change(ref, group)
                     )
         if ref is None:
-            resp = client.chat_postMessage(channel=self._config.channel or "", **message)
+            nonce = secrets.token_hex(8)
+            channel_key = f"slack:{self._config.name}:channel"
+            self._state.put(
+                key, json.dumps({"posting": nonce, "channel": self._state.get(channel_key)})
+            )
+            resp = client.chat_postMessage(
+                channel=self._config.channel or "",
+                metadata={
+                    "event_type": METADATA_EVENT,
+                    "event_payload": {"group_key": group.group_key, "nonce": nonce},
+                },
+                **message,
+            )
             ref = {"channel": resp["channel"], "ts": resp["ts"]}
+            self._state.put(channel_key, str(resp["channel"]))
         if group.firing:
             ref["firing"] = sorted(a.fingerprint for a in group.firing)
             self._state.put(key, json.dumps(ref))
         else:
             # Resolved: the next firing of this group starts a new message.
             self._state.put(key, None)
+
+    def _find_post(self, client: WebClient, pending: dict[str, Any]) -> dict[str, Any] | None:
+        """The message a post interrupted by a crash left, if the channel's history has it."""
+        channel = pending.get("channel")
+        if not channel:
+            return None  # the channel's id was never learned: nothing to search
+        try:
+            resp = client.conversations_history(
+                channel=channel, limit=100, include_all_metadata=True
+            )
+        except SlackApiError as exc:
+            log.warning("%s: cannot search the channel for an earlier post (%s)", self._what(), exc)
+            return None
+        for msg in resp.get("messages") or []:
+            meta = msg.get("metadata") or {}
+            if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get(
+                "nonce"
+            ) == pending.get("posting"):
+                return {"channel": channel, "ts": msg["ts"]}
+        return None
 
     def _what(self) -> str:
         return f"slack {self._config.name}"

@@ -211,6 +211,23 @@ class FakeApis:
             else:
                 self.messages[(channel_id, ts)] = body
             return {"ok": True, "channel": channel_id, "ts": ts, "message": body}
+        if method == "conversations.history":
+            # Newest first, with metadata only when asked for (as Slack answers).
+            found = [
+                {
+                    "ts": ts,
+                    "text": msg.get("text", ""),
+                    **(
+                        {"metadata": msg["metadata"]}
+                        if msg.get("metadata")
+                        and str(body.get("include_all_metadata")).lower() in ("1", "true")
+                        else {}
+                    ),
+                }
+                for (ch, ts), msg in sorted(self.messages.items(), reverse=True)
+                if ch == channel
+            ]
+            return {"ok": True, "messages": found[: int(body.get("limit") or 100)]}
         if method == "chat.update":
             key = (channel, str(body.get("ts", "")))
             if key not in self.messages:
@@ -271,12 +288,20 @@ def _handler(api: FakeApis) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def do_GET(self) -> None:
+            # Slack's read methods (conversations.history) take their arguments as a query.
+            path, _, query = self.path.partition("?")
+            body = {k: v[0] for k, v in parse_qs(query).items()}
+            self._handle("GET", path, b"", body)
+
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k.lower(): v for k, v in self.headers.items()}
-            path = self.path.split("?", 1)[0]
-            body = _parse(headers, raw)
-            number, fault = api._record(Recorded("POST", path, headers, raw, body, time.time()))
+            self._handle("POST", self.path.split("?", 1)[0], raw, _parse(headers, raw))
+
+        def _handle(self, method: str, path: str, raw: bytes, body: Any) -> None:
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            number, fault = api._record(Recorded(method, path, headers, raw, body, time.time()))
             if api.stall_from is not None and number >= api.stall_from:
                 api._release.wait(30.0)
             if api.delay:

@@ -206,3 +206,42 @@ def test_incoming_webhook_mode(api: FakeApis, outbox: Outbox) -> None:
     with pytest.raises(SinkError) as info:
         notifier.notify(_note(_alert()))
     assert not info.value.retryable
+
+
+class _Crashing:
+    """The outbox's key/value table, dying (like kill -9) when the post's ts is noted."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self.armed = False
+
+    def get(self, key: str) -> str | None:
+        return self.outbox.get(key)
+
+    def put(self, key: str, value: str | None) -> None:
+        if self.armed and value is not None and '"ts"' in value:
+            self.armed = False
+            raise KeyboardInterrupt("killed between the post and noting its ts")
+        self.outbox.put(key, value)
+
+
+def test_a_post_resent_after_a_crash_edits_the_first_message(api: FakeApis, outbox: Outbox) -> None:
+    state = _Crashing(outbox)
+    first = _notifier(api, outbox)
+    first._state = state  # type: ignore[assignment]
+    # An earlier group taught the notifier the channel's id.
+    first.notify(Notification("slack-ml", "other", (), (_alert("income"),), T0))
+    state.armed = True
+    with pytest.raises(KeyboardInterrupt):
+        first.notify(_note(_alert()))
+    posts = [r for r in api.requests if r.path == "/api/chat.postMessage"]
+    assert len(posts) == 2
+    # After the restart the outbox still holds the entry and sends it again.
+    second = _notifier(api, outbox)
+    before = len(api.requests)
+    second.notify(_note(_alert()))
+    resent = api.requests[before:]
+    assert [r.path for r in resent][:2] == ["/api/conversations.history", "/api/chat.update"]
+    assert resent[1].body["ts"] == "1700000000.000002"  # the message of the first try
+    # No new top-level message: only the short "still firing" reply in its thread.
+    assert all(r.body.get("thread_ts") for r in resent[2:])
