@@ -243,10 +243,11 @@ class Daemon:
                 self.processor.tick()
                 for hook in self._on_turn:
                     hook()
-                self._report_ready()
                 # Under load at most once a second (it costs a pass over every monitor);
                 # on an idle turn always, so /status is exact once the stream is quiet.
+                # Before readiness, so /status never answers empty once /readyz says 200.
                 self._publish_status(force=not got)
+                self._report_ready()
                 if self._reload_requested.is_set():
                     self._reload()
         finally:

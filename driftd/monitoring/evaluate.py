@@ -1,0 +1,101 @@
+"""Evaluating one closed window: a verdict per (feature, statistic), and per feature's schema."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from driftd.monitoring.columns import SchemaCounts
+from driftd.monitoring.segment import Segment, SegmentState
+from driftd.monitoring.spec import MonitorSpec
+from driftd.monitoring.windows import ClosedWindow
+from driftd.records import State, Verdict
+from driftd.reference.profile import FeatureProfile
+
+
+def evaluate(
+    spec: MonitorSpec, key: Segment, state: SegmentState, window: ClosedWindow
+) -> list[Verdict]:
+    """Score ``window`` of segment ``key``; thresholds learn from it (adaptive ones)."""
+    verdicts: list[Verdict] = []
+    base = {
+        "monitor": spec.name,
+        "segment": key,
+        "window_index": window.index,
+        "window_epoch": state.epoch,
+        "window_size": window.size,
+        "window_start": window.start,
+        "window_end": window.end,
+    }
+    for test in state.tests:
+        s = test.spec
+        if s.numeric_col is not None:
+            values = window.numeric[:, s.numeric_col]
+            values = values[~np.isnan(values)]
+        else:
+            assert s.categorical_col is not None
+            values = window.categorical[:, s.categorical_col]
+            values = values[values >= 0]
+        n = int(values.size)
+        stat = s.stat
+        if n < spec.min_samples:
+            verdicts.append(
+                Verdict(
+                    feature=stat.feature,
+                    statistic=stat.statistic,
+                    value=math.nan,
+                    limit=math.nan,
+                    state=State.INSUFFICIENT,
+                    kind=s.kind,
+                    **base,
+                )
+            )
+            continue
+        score = stat.score(values)
+        limit = test.threshold.limit(n)
+        drifted = score.statistic > limit
+        test.threshold.observe(score.statistic, drifted)
+        verdicts.append(
+            Verdict(
+                feature=stat.feature,
+                statistic=stat.statistic,
+                value=score.statistic,
+                limit=limit,
+                state=State.DRIFT if drifted else State.OK,
+                kind=s.kind,
+                pvalue=score.pvalue,
+                detail=stat.describe(score),
+                **base,
+            )
+        )
+    if spec.cfg.schema_checks and window.size:
+        for feat, counts, policy in zip(
+            spec.order, window.schema, state.schema_limits, strict=True
+        ):
+            rate = schema_rate(counts, window.size, feat)
+            limit = policy.limit(window.size)
+            drifted = rate > limit
+            policy.observe(rate, drifted)
+            verdicts.append(
+                Verdict(
+                    feature=feat.name,
+                    statistic="schema",
+                    value=rate,
+                    limit=limit,
+                    state=State.DRIFT if drifted else State.OK,
+                    kind="schema",
+                    detail=", ".join(f"{k}={v}" for k, v in counts.as_dict().items() if v),
+                    **base,
+                )
+            )
+    return verdicts
+
+
+def schema_rate(counts: SchemaCounts, size: int, feat: FeatureProfile) -> float:
+    """The share of a window's events with a schema anomaly in ``feat`` (at most 1)."""
+    # Missing values are only an anomaly beyond the rate the reference already had.
+    excess_missing = max(0.0, counts.missing / size - feat.missing_rate)
+    hard = counts.wrong_type + counts.not_finite + counts.unseen_category + counts.out_of_range
+    # Each event carries at most one anomaly per feature, so the rate is at most 1.
+    return min(1.0, hard / size + excess_missing)

@@ -1,0 +1,179 @@
+"""A monitor's definition compiled once from its config and profile.
+
+What a monitor watches (features, the prediction), how raw values become columns, which
+statistic runs on which column, and which threshold policy each (feature, statistic) gets, are
+fixed for the life of the monitor; ``MonitorSpec`` works them out, and checks them, when the
+monitor is built, so a bad config fails at start-up and in ``driftd check-config``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from driftd.config.models import (
+    AdaptiveThreshold,
+    CalibratedThreshold,
+    CountWindow,
+    MonitorConfig,
+    StaticThreshold,
+)
+from driftd.errors import ConfigError
+from driftd.monitoring.columns import CategoricalColumn, NumericColumn
+from driftd.monitoring.statistics import FeatureStatistic, build_statistic
+from driftd.monitoring.thresholds import AdaptiveLimit, CalibratedLimit, StaticLimit, Threshold
+from driftd.reference.profile import FeatureProfile, Profile
+
+DEFAULT_SCHEMA_LIMIT = 0.05  # 5% of a window's events with a schema anomaly
+
+
+@dataclass(frozen=True, slots=True)
+class StatisticSpec:
+    """One statistic on one column of a window: numeric column j or categorical column j."""
+
+    stat: FeatureStatistic
+    numeric_col: int | None
+    categorical_col: int | None
+    kind: str
+
+
+class MonitorSpec:
+    """Features, columns, statistics and threshold policies of one monitor."""
+
+    def __init__(self, cfg: MonitorConfig, profile: Profile, *, predictions_mapped: bool) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.features: list[FeatureProfile] = [
+            profile.feature(n) for n in _select_features(cfg, profile)
+        ]
+        self.prediction: FeatureProfile | None = None
+        if (
+            cfg.prediction_drift
+            and predictions_mapped
+            and profile.prediction
+            and profile.prediction in profile.features
+        ):
+            self.prediction = profile.feature(profile.prediction)
+        watched = [*self.features, *([self.prediction] if self.prediction else [])]
+        self.numeric = [f for f in watched if f.type == "numeric"]
+        self.categorical = [f for f in watched if f.type == "categorical"]
+        # Numeric columns first, then categorical: the order of a window's schema columns.
+        self.order = [*self.numeric, *self.categorical]
+        self.converters = {
+            f.name: NumericColumn(f) if f.type == "numeric" else CategoricalColumn(f)
+            for f in watched
+        }
+        self._check_threshold_features(watched)
+        self.statistics = self._build_statistics()
+        self.min_samples = _min_samples(cfg)
+        self.needs_event_time = not isinstance(cfg.window, CountWindow)
+
+    def _build_statistics(self) -> list[StatisticSpec]:
+        out = []
+        for j, feat in enumerate(self.numeric):
+            kind = "prediction" if feat is self.prediction else "data"
+            for name in self.cfg.statistics.numeric:
+                stat = build_statistic(feat, name, self._bootstrap(feat.name, name))
+                out.append(StatisticSpec(stat, j, None, kind))
+        for j, feat in enumerate(self.categorical):
+            kind = "prediction" if feat is self.prediction else "data"
+            for name in self.cfg.statistics.categorical:
+                stat = build_statistic(feat, name, self._bootstrap(feat.name, name))
+                out.append(StatisticSpec(stat, None, j, kind))
+        return out
+
+    def _check_threshold_features(self, watched: list[FeatureProfile]) -> None:
+        by_name = {f.name: f for f in watched}
+        for name, by_statistic in self.cfg.thresholds.features.items():
+            where = f"monitor {self.name!r}: thresholds.features.{name}"
+            feat = by_name.get(name)
+            if feat is None:
+                close = difflib.get_close_matches(name, sorted(by_name), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(
+                    f"{where}: not a feature this monitor watches{hint}; it watches "
+                    f"{', '.join(sorted(by_name))}"
+                )
+            allowed = (
+                self.cfg.statistics.numeric
+                if feat.type == "numeric"
+                else self.cfg.statistics.categorical
+            )
+            for statistic in by_statistic:
+                if statistic != "schema" and statistic not in allowed:
+                    raise ConfigError(
+                        f"{where}.{statistic}: {name} is {feat.type} and this monitor computes "
+                        f"{', '.join(allowed)} for it (statistics.{feat.type})"
+                    )
+
+    def _threshold_cfg(self, feature: str, statistic: str) -> Any:
+        th = self.cfg.thresholds
+        return (
+            th.features.get(feature, {}).get(statistic)
+            or th.statistics.get(statistic)
+            or (th.default)
+        )
+
+    def _bootstrap(self, feature: str, statistic: str) -> tuple[int, int]:
+        cfg = self._threshold_cfg(feature, statistic)
+        base = cfg.base if isinstance(cfg, AdaptiveThreshold) else cfg
+        if isinstance(base, CalibratedThreshold):
+            return base.bootstrap_samples, base.seed
+        return 400, 0
+
+    def threshold(self, stat: FeatureStatistic) -> Threshold:
+        """A fresh threshold policy for one statistic of one segment."""
+        return build_threshold(self._threshold_cfg(stat.feature, stat.statistic), stat)
+
+    def schema_threshold(self, feat: FeatureProfile) -> Threshold:
+        """A fresh threshold policy for one feature's schema-anomaly rate."""
+        th = self.cfg.thresholds
+        cfg = th.features.get(feat.name, {}).get("schema") or th.statistics.get("schema")
+        return build_threshold(cfg, None) if cfg else StaticLimit(DEFAULT_SCHEMA_LIMIT)
+
+
+def _min_samples(cfg: MonitorConfig) -> int:
+    window = cfg.window
+    if isinstance(window, CountWindow):
+        return window.min_samples or max(2, window.size // 5)
+    return window.min_samples
+
+
+def _select_features(cfg: MonitorConfig, profile: Profile) -> list[str]:
+    available = [n for n in profile.features if n not in {profile.prediction, profile.label}]
+    if cfg.features == "all":
+        return available
+    missing = [n for n in cfg.features if n not in profile.features]
+    if missing:
+        raise ConfigError(
+            f"monitor {cfg.name!r}: features {missing} are not in the reference profile "
+            f"{cfg.reference} (it has: {', '.join(available)})"
+        )
+    return list(cfg.features)
+
+
+def build_threshold(cfg: Any, stat: FeatureStatistic | None) -> Threshold:
+    """The threshold policy a config asks for (``stat`` None: a schema rate)."""
+    if isinstance(cfg, StaticThreshold):
+        return StaticLimit(cfg.value, cfg.min_effect)
+    if isinstance(cfg, CalibratedThreshold):
+        if stat is None:
+            raise ConfigError("schema thresholds cannot be calibrated; use static or adaptive")
+        return CalibratedLimit(
+            stat.null, cfg.windows_between_false_alarms, cfg.family_correction, cfg.min_effect
+        )
+    assert isinstance(cfg, AdaptiveThreshold)
+    base = build_threshold(cfg.base, stat)
+    assert isinstance(base, StaticLimit | CalibratedLimit)
+    return AdaptiveLimit(
+        base,
+        method=cfg.method,
+        alpha=cfg.alpha,
+        k=cfg.k,
+        quantile=cfg.quantile,
+        history=cfg.history,
+        warmup=cfg.warmup_windows,
+        max_change=cfg.max_change,
+        min_effect=cfg.min_effect,
+    )
