@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -157,6 +158,33 @@ def _pipeline(bootstrap: str, topic: str, n: int, profile: Path) -> float:
     return n / elapsed
 
 
+def _daemon_file(values: list[bytes], profile: Path) -> float:
+    """The real daemon loop over an in-memory source: everything but the Kafka client."""
+    from driftd.config import parse_config
+    from driftd.daemon import Daemon
+    from driftd.health import Health
+    from driftd.metrics import build_metrics
+    from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
+    from driftd.monitoring.sinks import MetricsSink
+    from driftd.sources.files import IterSource
+
+    cfg = parse_config(_config_text("127.0.0.1:1", "t", profile), env={})
+    metrics = build_metrics()
+    processor = MonitoringProcessor(cfg, load_profiles(cfg), [MetricsSink(metrics.registry)])
+    processor.warm_up()
+    made: list[IterSource] = []
+    batches = [values[lo : lo + 20_000] for lo in range(0, len(values), 20_000)]
+
+    def source(on_assignment: Any) -> IterSource:
+        made.append(IterSource.of(batches, "t", on_assignment))
+        return made[0]
+
+    daemon = Daemon(cfg, source, processor, metrics, Health())
+    started = time.perf_counter()
+    daemon.run(until=lambda: made[0].exhausted)
+    return len(values) / (time.perf_counter() - started)
+
+
 def _processor_only(values: list[bytes], profile: Path) -> float:
     from driftd.config import parse_config
     from driftd.decoding import StreamDecoder
@@ -222,6 +250,7 @@ def main() -> None:
             raw = _raw_consume(bootstrap, topic, n)
             pipe = _pipeline(bootstrap, topic, n, profile)
             only = _processor_only(values, profile)
+            loop = _daemon_file(values, profile)
             rows = [
                 {
                     "name": "raw_consume",
@@ -241,6 +270,14 @@ def main() -> None:
                     "ratio": round(pipe / raw, 3),
                     "features": N_NUMERIC + N_CATEGORICAL,
                     "statistics_per_feature": 3,
+                },
+                {
+                    "name": "daemon_in_memory_source",
+                    "n": n,
+                    "value": round(loop),
+                    "unit": "events/s",
+                    "baseline": round(raw),
+                    "ratio": round(loop / raw, 3),
                 },
                 {
                     "name": "processor_only",

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -226,13 +227,14 @@ def run_demo(
     from driftd.alerting import build_alerting
     from driftd.concept import build_concept_metrics
     from driftd.config import parse_config
-    from driftd.decoding import StreamDecoder
+    from driftd.daemon import Daemon
     from driftd.health import Health
     from driftd.http import HttpServer
     from driftd.metrics import build_metrics
     from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
     from driftd.monitoring.sinks import AlertingSink, MetricsSink
     from driftd.reference import BuildOptions, build_profile, save_profile
+    from driftd.sources.files import IterSource
     from driftd.synthetic import columns
 
     plan = Plan()
@@ -283,8 +285,45 @@ def run_demo(
         )
         processor.warm_up()
         health = Health()
-        health.set_condition("starting", True)
-        http = HttpServer("127.0.0.1", port, metrics.registry, health, processor.status).start()
+        streams = {s.name: s for s in config.streams}
+        predictions, labels = _stream(plan, seed)
+
+        def paced() -> Iterator[tuple[str, list[bytes]]]:
+            # Predictions as they are made, labels ~label_delay events later, at ``rate``.
+            step, label_pos = 1000, 0
+            started = time.monotonic()
+            for lo in range(0, len(predictions), step):
+                batch = predictions[lo : lo + step]
+                position[0] = lo + len(batch)
+                yield streams["predictions"].topic, batch
+                due = min(len(labels), max(0, position[0] - plan.label_delay))
+                if due > label_pos:
+                    yield streams["labels"].topic, labels[label_pos:due]
+                    label_pos = due
+                ahead = position[0] / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+            yield streams["labels"].topic, labels[label_pos:]
+
+        source: IterSource | None = None
+
+        def make_source(on_assignment: Any) -> IterSource:
+            nonlocal source
+            topics = sorted({s.topic for s in config.streams})
+            source = IterSource(paced(), topics, on_assignment)
+            return source
+
+        # The real daemon loop, over the paced events instead of Kafka.
+        daemon = Daemon(
+            config,
+            make_source,
+            processor,
+            metrics,
+            health,
+            before_commit=[alert_sink.before_commit],
+            on_turn=[alert_sink.on_turn],
+        )
+        http = HttpServer("127.0.0.1", port, metrics.registry, health, daemon.status).start()
         alerting.start()
         timeline.say(f"serving http://127.0.0.1:{http.port}/metrics and /status")
         timeline.say(
@@ -292,30 +331,9 @@ def run_demo(
             f"shift at {plan.shift_start:,}-{plan.shift_end:,}, concept change from "
             f"{plan.concept_start:,}; labels ~{plan.label_delay:,} events late, shuffled"
         )
-        predictions, labels = _stream(plan, seed)
-        streams = {s.name: s for s in config.streams}
-        decoders = {name: StreamDecoder(s) for name, s in streams.items()}
-        step = 1000
-        label_pos = 0
-        started = time.monotonic()
         try:
-            for lo in range(0, len(predictions), step):
-                batch = predictions[lo : lo + step]
-                position[0] = lo + len(batch)
-                processor.process(streams["predictions"], decoders["predictions"].decode(batch))
-                due = min(len(labels), max(0, position[0] - plan.label_delay))
-                if due > label_pos:
-                    processor.process(
-                        streams["labels"], decoders["labels"].decode(labels[label_pos:due])
-                    )
-                    label_pos = due
-                processor.tick()
-                alert_sink.before_commit()
-                alert_sink.on_turn()
-                ahead = position[0] / rate - (time.monotonic() - started)
-                if ahead > 0:
-                    time.sleep(ahead)
-            processor.process(streams["labels"], decoders["labels"].decode(labels[label_pos:]))
+            assert source is not None
+            daemon.run(until=lambda: source is not None and source.exhausted)
             alert_sink.before_commit()
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline and alerting.status().get("outbox", {}).get(

@@ -108,7 +108,7 @@ def replay(
 
         def make_source(on_assignment: Any) -> IterSource:
             nonlocal source
-            source = IterSource(read_batches(path, batch_size), stream.topic, on_assignment)
+            source = IterSource.of(read_batches(path, batch_size), stream.topic, on_assignment)
             return source
 
         on_turn = [sinks[-1].on_turn] if alerting is not None else []  # type: ignore[attr-defined]

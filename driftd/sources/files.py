@@ -62,46 +62,55 @@ def _nest(row: dict[str, Any]) -> dict[str, Any]:
 class IterSource:
     """A Source over batches of record values (a file, a generator, a test's list).
 
-    The records form one partition, ``<topic>[0]``, numbered from offset 0. Commits are kept in
-    ``committed`` (a dict the caller may share between sources, as a broker would), and a new
-    source resumes after the committed offset. ``exhausted`` turns true once every batch was
-    polled; it is then also ``caught_up``.
+    ``batches`` yields ``(topic, values)``: each topic is one partition, ``<topic>[0]``, its
+    records numbered from offset 0. Commits are kept in ``committed`` (a dict the caller may
+    share between sources, as a broker would), and a new source resumes after the committed
+    offsets. ``exhausted`` turns true once every batch was polled; it is then also
+    ``caught_up``. ``IterSource.of(batches, topic, ...)`` reads one topic's value batches.
     """
 
     def __init__(
         self,
-        batches: Iterable[Sequence[bytes | None]],
-        topic: str,
+        batches: Iterable[tuple[str, Sequence[bytes | None]]],
+        topics: Sequence[str],
         on_assignment: AssignmentListener,
         committed: dict[Partition, int] | None = None,
         timestamp_ms: int = 0,
     ) -> None:
-        self.partition = Partition(topic, 0)
+        self.partitions = [Partition(t, 0) for t in topics]
         self.committed = committed if committed is not None else {}
         self._records = _numbered(batches, timestamp_ms)
-        self._position = self.committed.get(self.partition, 0)
-        self._head: list[Record] = []
+        self._position = {p: self.committed.get(p, 0) for p in self.partitions}
         self.exhausted = False
         self._on_assignment = on_assignment
         self._assigned = False
+
+    @classmethod
+    def of(
+        cls,
+        batches: Iterable[Sequence[bytes | None]],
+        topic: str,
+        on_assignment: AssignmentListener,
+        committed: dict[Partition, int] | None = None,
+    ) -> IterSource:
+        """A source of one topic's batches."""
+        return cls(((topic, b) for b in batches), [topic], on_assignment, committed)
 
     def poll(self, timeout_s: float) -> Batch:
         """The next batch at or after the position; empty once exhausted."""
         if not self._assigned:
             self._assigned = True
-            self._on_assignment({self.partition}, set())
+            self._on_assignment(set(self.partitions), set())
         while True:
-            if self._head:
-                batch, self._head = self._head, []
-            else:
-                batch = next(self._records, None)
-                if batch is None:
-                    self.exhausted = True
-                    return {}
-            kept = [r for r in batch if r.offset >= self._position]
+            item = next(self._records, None)
+            if item is None:
+                self.exhausted = True
+                return {}
+            partition, batch = item
+            kept = [r for r in batch if r.offset >= self._position[partition]]
             if kept:
-                self._position = kept[-1].offset + 1
-                return {self.partition: kept}
+                self._position[partition] = kept[-1].offset + 1
+                return {partition: kept}
 
     def commit(self, offsets: dict[Partition, int]) -> None:
         """Remember the next offsets to read."""
@@ -109,7 +118,7 @@ class IterSource:
 
     def seek(self, partition: Partition, offset: int) -> None:
         """Read from ``offset`` next (a restored checkpoint is ahead of the commit)."""
-        self._position = offset
+        self._position[partition] = offset
 
     def caught_up(self) -> bool:
         """True once every record was read."""
@@ -131,11 +140,12 @@ class IterSource:
 
 
 def _numbered(
-    batches: Iterable[Sequence[bytes | None]], timestamp_ms: int
-) -> Iterator[list[Record]]:
-    offset = 0
-    for values in batches:
+    batches: Iterable[tuple[str, Sequence[bytes | None]]], timestamp_ms: int
+) -> Iterator[tuple[Partition, list[Record]]]:
+    offsets: dict[str, int] = {}
+    for topic, values in batches:
+        offset = offsets.get(topic, 0)
         batch = [Record(offset + i, v, timestamp_ms) for i, v in enumerate(values)]
-        offset += len(batch)
+        offsets[topic] = offset + len(batch)
         if batch:
-            yield batch
+            yield Partition(topic, 0), batch

@@ -104,7 +104,7 @@ def _daemon(
     made: list[IterSource] = []
 
     def source(on_assignment: Any) -> IterSource:
-        made.append(IterSource(batches, "t", on_assignment, committed))
+        made.append(IterSource.of(batches, "t", on_assignment, committed))
         return made[0]
 
     daemon = Daemon(
