@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from driftd.errors import DriftdError
+from driftd.errors import StateError
 from driftd.sources.base import Partition
 
 log = logging.getLogger(__name__)
 
 
-class CheckpointError(DriftdError):
+class CheckpointError(StateError):
     """A checkpoint that cannot be written or read."""
 
 
@@ -59,10 +59,30 @@ class CheckpointStore:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            # Checkpoints hold feature values: readable by driftd's user only.
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.directory.chmod(0o700)
         except OSError as exc:
             raise CheckpointError(f"cannot create state directory {directory}: {exc}") from exc
         self._sequence = self._current_sequence()
+        self._clean()
+
+    def _clean(self) -> None:
+        """Remove what a crash mid-save left: temporary directories and files, and
+        checkpoint directories that ``CURRENT`` does not name (renamed, never made current)."""
+        keep = f"ckpt-{self._sequence:010d}"
+        for path in self.directory.iterdir():
+            name = path.name
+            leftover = (
+                name.startswith(".ckpt-") and name.endswith(".tmp")
+            ) or name == "CURRENT.tmp"
+            orphan = name.startswith("ckpt-") and name != keep
+            if leftover or orphan:
+                log.info("removing %s left by an interrupted checkpoint", path)
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
 
     def _current_sequence(self) -> int:
         current = self.directory / "CURRENT"
@@ -79,8 +99,25 @@ class CheckpointStore:
         sequence = self._sequence + 1
         final = self.directory / f"ckpt-{sequence:010d}"
         tmp = self.directory / f".ckpt-{sequence:010d}.tmp"
+        try:
+            return self._save(processor, offsets, sequence, final, tmp)
+        except OSError as exc:
+            # A full or read-only disk: the previous checkpoint stays valid; free the space.
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise CheckpointError(f"cannot write checkpoint {final.name}: {exc}") from exc
+
+    def _save(
+        self,
+        processor: Checkpointed,
+        offsets: dict[Partition, int],
+        sequence: int,
+        final: Path,
+        tmp: Path,
+    ) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
+        # A directory of this name not named by CURRENT is an orphan of an interrupted save.
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.mkdir(mode=0o700)
         processor.save_state(tmp)
         doc = {f"{p.topic}:{p.partition}": o for p, o in sorted(offsets.items())}
         (tmp / "offsets.json").write_text(json.dumps({"sequence": sequence, "offsets": doc}))

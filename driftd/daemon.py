@@ -48,7 +48,7 @@ from driftd.checkpoint import CheckpointStore
 from driftd.config.models import DriftdConfig, StreamConfig
 from driftd.deadletter import DeadLetters
 from driftd.decoding import DecodedBatch, Rejected, StreamDecoder
-from driftd.errors import ConfigError, DecodeError, DriftdError
+from driftd.errors import ConfigError, DecodeError, DriftdError, StateError
 from driftd.failures import POLICIES
 from driftd.handover import Handover
 from driftd.health import Health
@@ -135,6 +135,8 @@ class Daemon:
         # Whether the last turn left the consumer at the head of its partitions; alerting
         # reads it (event time flows with the wall clock only then).
         self.caught_up = False
+        self._state_failures = 0
+        self._state_retry_at = 0.0
         self._status: dict[str, Any] = {}
         self._status_at = -1e18
 
@@ -412,7 +414,7 @@ class Daemon:
     def _commit_due(self) -> bool:
         """Without checkpoints, after every batch; with them, every checkpoint_interval;
         never inside the backoff after failed acknowledgements."""
-        if not self._acks.due():
+        if not self._acks.due() or self._clock() < self._state_retry_at:
             return False
         return self._checkpoints is None or (
             self._clock() - self._last_checkpoint >= self.config.state.checkpoint_interval
@@ -425,13 +427,22 @@ class Daemon:
         """
         if not self._acks.flush(deadline):
             return False
-        for flush in self._before_commit:
-            flush()
+        try:
+            for flush in self._before_commit:
+                flush()
+            if self._uncommitted and self._checkpoints is not None:
+                covered = {**self._resume, **self._uncommitted}
+                self._checkpoints.save(self.processor, covered)
+        except StateError as exc:
+            # A full or read-only state disk: degrade, do not exit. Nothing is committed (a
+            # restart replays from the last good checkpoint), /readyz says 503, and the next
+            # try comes after a backoff; nothing is lost once space returns.
+            self._state_failed(exc)
+            return False
+        self._state_ok()
         if not self._uncommitted:
             return True
         if self._checkpoints is not None:
-            covered = {**self._resume, **self._uncommitted}
-            self._checkpoints.save(self.processor, covered)
             self._resume = covered
             if self._handover is not None and not self._publish_handover(covered, deadline):
                 return False
@@ -447,6 +458,21 @@ class Daemon:
         if self._uncommitted and self._commit(self._uncommitted):
             self._uncommitted = {}
         return not self._uncommitted
+
+    def _state_failed(self, exc: StateError) -> None:
+        self._state_failures += 1
+        delay = min(30.0, 2.0 ** min(self._state_failures - 1, 5))
+        self._state_retry_at = self._clock() + delay
+        self.metrics.checkpoint_failures.inc()
+        self.health.set_condition("state_writable", False)
+        log.warning("state not written, not committing; retrying in %.0fs: %s", delay, exc)
+
+    def _state_ok(self) -> None:
+        if self._state_failures:
+            log.info("state written again after %d failed tries", self._state_failures)
+            self._state_failures = 0
+            self._state_retry_at = 0.0
+            self.health.set_condition("state_writable", True)
 
     def _publish_handover(self, covered: dict[Partition, int], deadline: float | None) -> bool:
         assert self._handover is not None

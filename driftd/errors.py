@@ -7,6 +7,7 @@
     ├── ProfileError         a reference profile that is missing, corrupted or of another version
     ├── DecodeError          one Kafka record that cannot become an event (counted, never fatal)
     ├── SourceError          the event source (Kafka) failed in a way the loop cannot ride out
+    ├── StateError           state (a checkpoint, the outbox) could not be written; retried
     └── SinkError            a receiver failed; ``retryable`` and ``retry_after`` say what to do
 
 Only the daemon loop catches these broadly, and its policy is a named callback.
@@ -48,6 +49,10 @@ class DecodeError(DriftdError):
 
 class SourceError(DriftdError):
     """The event source failed and cannot continue."""
+
+
+class StateError(DriftdError):
+    """State could not be written (full or read-only disk); nothing is committed, retried."""
 
 
 class SinkError(DriftdError):

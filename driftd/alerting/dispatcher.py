@@ -127,11 +127,13 @@ class Dispatcher:
     def commit(self, state: Mapping[str, str] | None, wall: float) -> list[Notification]:
         """6. outbox: the notifications since the last commit and the state that produced
         them, atomically; returns those notifications."""
-        notes, self._unwritten = self._unwritten, []
+        notes = self._unwritten
         if notes or state or self._dirty:
             snapshot = {**(state or {}), "dispatcher": json.dumps(self.snapshot())}
+            # Raises on a full disk: the notifications stay here for the next commit.
             self._outbox.commit([self._item(n) for n in notes], snapshot, wall)
             self._dirty = False
+        self._unwritten = []
         return notes
 
     def _take_incoming(self) -> list[Alert]:

@@ -83,6 +83,9 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        # Owner only: alert state and receiver references (SQLite gives its -wal and -shm
+        # files the database file's permissions).
+        path.chmod(0o600)
 
     def commit(self, items: Sequence[Item], state: Mapping[str, str], now: float) -> None:
         """Append ``items`` and write ``state`` key/values, all in one transaction."""

@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import random
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -31,6 +32,7 @@ from driftd.alerting.timefmt import rfc3339
 from driftd.alerting.transport import Transport, UrllibTransport
 from driftd.alerting.webhook import WebhookNotifier
 from driftd.alerting.worker import Backoff, DeliveryWorker
+from driftd.errors import StateError
 from driftd.records import Verdict
 
 log = logging.getLogger(__name__)
@@ -139,7 +141,12 @@ class Alerting:
             if self._lifecycle.dirty:
                 state["lifecycle"] = json.dumps(self._lifecycle.snapshot())
                 state["clock"] = json.dumps(self._events.snapshot())
-            notes = self._dispatcher.commit(state, wall)
+            try:
+                notes = self._dispatcher.commit(state, wall)
+            except sqlite3.Error as exc:
+                # Full or read-only disk: memory is ahead of the file, and stays so until a
+                # commit succeeds (the daemon commits no offsets meanwhile).
+                raise StateError(f"alert outbox not writable: {exc}") from exc
             self._lifecycle.dirty = False
             counts = Counter(
                 (dict(s.labels)["alertname"], s.state) for s in self._lifecycle.states()
@@ -222,7 +229,9 @@ def build_alerting(
     ``clock`` returns epoch seconds; ``transport`` replaces HTTP for PagerDuty, webhook and
     retrain receivers (Slack always uses slack-sdk, pointed wherever ``base_url`` says).
     """
-    config.outbox_dir.mkdir(parents=True, exist_ok=True)
+    # The outbox holds alert state and Slack message references: owner only (0700).
+    config.outbox_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    config.outbox_dir.chmod(0o700)
     outbox = Outbox(config.outbox_dir / OUTBOX_FILE)
     silences = Silences(config.silences, config.outbox_dir / SILENCES_FILE)
     notifiers, triggers = _receivers(config, outbox, transport)

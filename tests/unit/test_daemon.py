@@ -248,3 +248,80 @@ def test_any_split_and_any_crash_points_give_the_verdicts_of_one_pass(
         if not crashed:
             break
     assert seen == expected
+
+
+@pytest.mark.parametrize(
+    "leftover",
+    [
+        # A crash while the temporary directory was written.
+        lambda d: (d / ".ckpt-0000000002.tmp").mkdir(),
+        # A crash after the rename, before CURRENT named the new checkpoint.
+        lambda d: (d / "ckpt-0000000002").mkdir(),
+        # A crash while CURRENT.tmp was written.
+        lambda d: (d / "CURRENT.tmp").write_text("ckpt-0000000002\n"),
+    ],
+)
+def test_every_checkpoint_crash_point_restarts_cleanly(
+    tmp_path: Path, leftover: Callable[[Path], Any]
+) -> None:
+    cfg = _config("{type: count, size: 100}", state=f"state: {{dir: {tmp_path}}}")
+    committed: dict[Partition, int] = {}
+    values = _values(250)
+    daemon, source, _, _ = _daemon(cfg, [values[:150]], committed=committed)
+    _drain(daemon, source)
+    assert (tmp_path / "CURRENT").read_text().strip() == "ckpt-0000000001"
+    leftover(tmp_path)
+    (tmp_path / "ckpt-0000000002").mkdir(exist_ok=True)
+    (tmp_path / "ckpt-0000000002" / "junk").write_text("half written")
+    daemon, source, _, processor = _daemon(cfg, [values], committed=committed)
+    assert processor.events["p"] == 150  # the last good checkpoint, not the leftovers
+    _drain(daemon, source)
+    assert processor.events["p"] == 250 and committed == {Partition("t", 0): 250}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CURRENT", "ckpt-0000000002"]
+    assert (tmp_path.stat().st_mode & 0o777) == 0o700
+
+
+class FullDisk(MonitoringProcessor):
+    """A state disk without space for the first ``fail`` checkpoints."""
+
+    fail = 2
+
+    def save_state(self, directory: Path) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise OSError(28, "No space left on device")
+        super().save_state(directory)
+
+
+def test_a_full_state_disk_degrades_and_nothing_is_lost_when_space_returns(
+    tmp_path: Path,
+) -> None:
+    cfg = _config(
+        "{type: count, size: 100}", state=f"state: {{dir: {tmp_path}, checkpoint_interval: 1s}}"
+    )
+    now = [0.0]
+    processor = FullDisk(cfg, load_profiles(cfg), [])
+    values = _values(300)
+    daemon, source, _, _ = _daemon(
+        cfg,
+        [values[:100], values[100:200], values[200:]],
+        processor=processor,
+        clock=lambda: now[0],
+    )
+    now[0] += 1.0
+    daemon.run_once()  # the checkpoint fails: no commit, not ready, no exit
+    assert source.committed == {}
+    assert "state_writable" in daemon.health.ready()[1]
+    assert daemon.metrics.checkpoint_failures._value.get() == 1
+    now[0] += 1.0
+    daemon.run_once()  # the retry backs off (2 s after the second failure)
+    now[0] += 1.0
+    daemon.run_once()
+    now[0] += 5.0
+    while not source.exhausted:
+        daemon.run_once()
+        now[0] += 1.0
+    daemon.run_once()
+    assert source.committed == {Partition("t", 0): 300}
+    assert "state_writable" not in daemon.health.ready()[1]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
