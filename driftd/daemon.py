@@ -455,8 +455,11 @@ class Daemon:
             assigned = set(self._assigned)
         for partition in revoked - assigned:
             self._uncommitted.pop(partition, None)
-        if self._uncommitted and self._commit(self._uncommitted):
-            self._uncommitted = {}
+        if self._uncommitted:
+            # /status first: once the offsets are committed it shows every event they cover.
+            self._publish_status(force=True)
+            if self._commit(self._uncommitted):
+                self._uncommitted = {}
         return not self._uncommitted
 
     def _state_failed(self, exc: StateError) -> None:

@@ -87,6 +87,7 @@ def _normalise(api: FakeApis) -> list[tuple[str, str]]:
         body = dict(request.body) if isinstance(request.body, dict) else {"raw": request.body}
         body.pop("ts", None)
         body.pop("thread_ts", None)
+        body.pop("metadata", None)  # a random nonce per post (see driftd.alerting.slack)
         out.append((request.path, json.dumps(body, sort_keys=True)))
     return out
 
