@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from driftd.config.models import DriftdConfig
+from driftd.config.yamlsafe import MAX_BYTES, load_yaml
 from driftd.errors import ConfigError
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -21,9 +22,16 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> DriftdCo
     """Load, expand and validate a config file; raise ConfigError listing every problem."""
     path = Path(path)
     try:
+        # Only a regular file: a FIFO would block start-up forever, a directory is a mistake.
+        if path.exists() and not path.is_file():
+            raise ConfigError(f"config file {path} is not a regular file")
+        if path.stat().st_size > MAX_BYTES:
+            raise ConfigError(f"config file {path} is larger than {MAX_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start})") from exc
     return parse_config(text, source=str(path), base_dir=path.resolve().parent, env=env)
 
 
@@ -36,7 +44,7 @@ def parse_config(
 ) -> DriftdConfig:
     """Validate config text; relative paths in it are resolved against ``base_dir``."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -88,6 +96,15 @@ def _expand_env(node: Any, env: Any, path: tuple[Any, ...], problems: list[str])
     return node
 
 
+_SECRET_WORDS = ("password", "token", "secret", "key", "webhook_url", "url")
+
+
+def _secret(loc: tuple[Any, ...]) -> bool:
+    """Whether the value at ``loc`` may be a secret: its error names the key, never the value."""
+    name = str(loc[-1]).lower() if loc else ""
+    return any(word in name for word in _SECRET_WORDS) and not name.endswith("_file")
+
+
 def _describe(err: Any, raw: Any) -> str:
     loc = _real_path(err["loc"], raw)
     key = _format_path(loc) or "(top level)"
@@ -103,7 +120,11 @@ def _describe(err: Any, raw: Any) -> str:
                 message += f" (did you mean {close[0]!r}?)"
     elif err["type"] == "missing":
         message = "required key is missing"
-    elif "input" in err and err["type"] not in {"model_type", "dict_type", "list_type"}:
+    elif (
+        "input" in err
+        and err["type"] not in {"model_type", "dict_type", "list_type"}
+        and not _secret(loc)
+    ):
         shown = repr(err["input"])
         if len(shown) <= 60 and not isinstance(err["input"], dict | list):
             message += f" (got {shown})"

@@ -101,7 +101,10 @@ class KafkaSource:
             {
                 TopicPartition(p.topic, p.partition): OffsetAndMetadata(offset, "", -1)
                 for p, offset in offsets.items()
-            }
+            },
+            # Never without a deadline: a broker away must not hold the loop (KafkaTimeoutError,
+            # and the commit is tried again on a later turn).
+            timeout_ms=int(self._cfg.produce_timeout * 1000),
         )
 
     def seek(self, partition: Partition, offset: int) -> None:
@@ -166,4 +169,4 @@ class KafkaSource:
 
     def close(self) -> None:
         """Leave the group and close connections (offsets were committed by the caller)."""
-        self._consumer.close(autocommit=False)
+        self._consumer.close(autocommit=False, timeout_ms=int(self._cfg.produce_timeout * 1000))

@@ -293,3 +293,68 @@ def test_a_missing_profile_is_a_config_error(
     path.write_text(path.read_text().replace(str(PROFILE), str(tmp_path / "nope.profile")))
     assert main(["check-config", "-c", str(path)]) == 2
     assert "nope.profile" in capsys.readouterr().err
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}]\n"
+    for i in range(9)
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        # An anchor bomb: nine levels of nine aliases (387 M nodes if walked).
+        (BOMB, "aliases"),
+        # Nesting 100,000 deep once ended in RecursionError.
+        ("a: " + "[" * 100_000 + "]" * 100_000, "nested more than"),
+        # A key twice: YAML keeps the last; here it is refused, naming both lines.
+        ("kafka: {bootstrap_servers: [a:1]}\nkafka: {bootstrap_servers: [b:1]}\n", "given twice"),
+        ("kafka:\n  group_id: a\n  group_id: b\n", "given twice"),
+        # Not text at all.
+        (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "not UTF-8"),
+    ],
+)
+def test_hostile_config_files_exit_2_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | bytes, expected: str
+) -> None:
+    path = tmp_path / "driftd.yaml"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    assert main(["check-config", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+
+
+def test_a_fifo_or_a_directory_is_refused_without_blocking(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    assert main(["check-config", "-c", str(fifo)]) == 2
+    assert main(["check-config", "-c", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.count("not a regular file") == 2
+
+
+def test_errors_name_a_secret_key_but_never_echo_its_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "driftd.yaml"
+    path.write_text(
+        """
+kafka:
+  bootstrap_servers: ["b:9092"]
+  security: {protocol: SASL_SSL, sasl_mechanism: PLAIN, sasl_username: u,
+             sasl_password: 918273645}
+streams: [{name: p, topic: t, fields: {features: {a: a}}}]
+"""
+    )
+    main(["check-config", "-c", str(path)])
+    err = capsys.readouterr().err
+    assert "918273645" not in err
