@@ -15,6 +15,7 @@ from driftd.config.models import DriftdConfig
 from driftd.counting import CountingProcessor
 from driftd.daemon import Daemon
 from driftd.deadletter import KafkaDeadLetters
+from driftd.dropped import DroppedEvents
 from driftd.handover import Handover
 from driftd.health import Health
 from driftd.http import HttpServer
@@ -126,6 +127,7 @@ class Runtime:
             checkpoints=CheckpointStore(config.state.dir) if config.state.dir else None,
             handover=self._handover(),
         )
+        self.metrics.registry.register(DroppedEvents(self.daemon.status))
         self.http = HttpServer(
             config.http.host,
             config.http.port,

@@ -9,7 +9,8 @@ only itself: it comes back in ``DecodedBatch.rejected`` with a reason, never as 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
@@ -24,6 +25,7 @@ from driftd.errors import DecodeError
 # Role names of the fixed (non-feature) fields; features and segments get their own prefixes.
 _ROLES = ("id", "timestamp", "model", "model_version", "prediction", "label")
 _SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+EARLIEST = 946_684_800.0  # 2000-01-01T00:00:00Z: no model's event is older
 _NUMBERS = {int, float, type(None)}
 # What msgspec raises for a record it cannot decode. Besides its own errors, invalid UTF-8 inside
 # a string gives UnicodeDecodeError and deep nesting RecursionError; both once escaped decode()
@@ -95,7 +97,7 @@ class StreamDecoder:
     (['r1'], [41], [None], 'invalid_json')
     """
 
-    def __init__(self, stream: StreamConfig) -> None:
+    def __init__(self, stream: StreamConfig, clock: Callable[[], float] = time.time) -> None:
         self.stream = stream
         fields = stream.fields
         paths: dict[str, str] = {}
@@ -118,6 +120,8 @@ class StreamDecoder:
         self._get = attrgetter(*(attr_paths[k] for k in self._keys))
         self._single = len(self._keys) == 1
         self._timestamp_unit = stream.timestamp_unit
+        self._max_future = stream.timestamp_max_future
+        self._clock = clock
 
     def decode(self, values: Sequence[bytes | None]) -> DecodedBatch:
         """Decode a batch of record values; bad records are returned in ``rejected``."""
@@ -165,6 +169,7 @@ class StreamDecoder:
                     except DecodeError as exc:
                         rejected.append(Rejected(index[j], exc))
                         index[j] = -1
+        self._check_range(timestamps, index, rejected)
         keep = [j for j, i in enumerate(index) if i >= 0]
         if len(keep) != len(index):
             rejected.sort(key=lambda r: r.index)
@@ -188,6 +193,36 @@ class StreamDecoder:
             segments={n: col(f"s:{n}") for n in self.segment_names},
             rejected=rejected,
         )
+
+    def _check_range(
+        self, timestamps: np.ndarray, index: list[int], rejected: list[Rejected]
+    ) -> None:
+        """Refuse event times outside the plausible range, naming the likely unit."""
+        if not timestamps.size:
+            return
+        high = self._clock() + self._max_future
+        with np.errstate(invalid="ignore"):
+            bad = (timestamps < EARLIEST) | (timestamps > high)
+        for j in np.flatnonzero(bad).tolist():
+            if index[j] < 0:
+                continue
+            rejected.append(
+                Rejected(
+                    index[j],
+                    DecodeError("timestamp_out_of_range", self._why(float(timestamps[j]), high)),
+                )
+            )
+            index[j] = -1
+
+    def _why(self, t: float, high: float) -> str:
+        unit = self._timestamp_unit
+        message = f"event time {t:.6g} s is outside [2000-01-01, now + max future]"
+        for other, scale in _SCALE.items():
+            if other != unit and unit in _SCALE:
+                guess = t / _SCALE[unit] * scale
+                if EARLIEST <= guess <= high:
+                    return f"{message}; it looks like {other}, not {unit} (timestamp_unit)"
+        return message
 
     def _decode_one(self, value: bytes | None) -> Any:
         if value is None:

@@ -145,6 +145,10 @@ class StreamConfig(Section):
     topic: str = Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")
     format: Literal["json"] = "json"
     timestamp_unit: Literal["s", "ms", "us", "iso8601"] = "ms"
+    # Event times outside [2000-01-01, now + timestamp_max_future] are refused (dead-lettered
+    # with reason timestamp_out_of_range): one far-future time would close every tumbling
+    # window for good and make every later event "late".
+    timestamp_max_future: PositiveDuration = 86_400.0
     fields: FieldMapping
 
     @model_validator(mode="after")

@@ -176,9 +176,14 @@ class Monitor:
         out: dict[str, Any] = {}
         for key, state in self._segments.items():
             seg = ",".join(f"{k}={v}" for k, v in key) or "all"
+            windows = state.windows
             out[seg] = {
-                "pending_events": state.windows.pending,
-                "windows": state.windows.index,
+                "pending_events": windows.pending,
+                "windows": windows.index,
+                # Tumbling windows drop events of a window already closed, and beyond
+                # max_events in one window: counted, never silent.
+                "late_events": getattr(windows, "late", 0),
+                "overflow_events": getattr(windows, "overflow", 0),
                 "latest": [
                     {
                         "feature": v.feature,

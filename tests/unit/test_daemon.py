@@ -325,3 +325,22 @@ def test_a_full_state_disk_degrades_and_nothing_is_lost_when_space_returns(
     assert source.committed == {Partition("t", 0): 300}
     assert "state_writable" not in daemon.health.ready()[1]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_late_events_are_counted_in_status_and_metrics() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from driftd.dropped import DroppedEvents
+
+    cfg = _config("{type: tumbling, every: 5s, min_samples: 10}")
+    events_ = [json.loads(v) for v in _values(1500)]  # 10 ms apart: 15 s
+    late = dict(events_[100])  # an event of the first window, arriving after the third opened
+    values = [json.dumps(e).encode() for e in events_] + [json.dumps(late).encode()]
+    daemon, source, _, _ = _daemon(cfg, [values[:700], values[700:]])
+    _drain(daemon, source)
+    segment = daemon.status()["monitors"]["m"]["all"]
+    assert (segment["late_events"], segment["overflow_events"]) == (1, 0)
+    registry = CollectorRegistry()
+    registry.register(DroppedEvents(daemon.status))
+    sample = {"monitor": "m", "reason": "late"}
+    assert registry.get_sample_value("driftd_window_dropped_events_total", sample) == 1
