@@ -149,16 +149,19 @@ class Runtime:
     def _producer(self) -> AckedProducer:
         from kafka import KafkaProducer
 
-        made = KafkaProducer(
-            **consumer_options(self.config.kafka),
-            acks="all",
-            linger_ms=20,
-            # send() must not block the loop for kafka-python's default 60 s when the broker
-            # is away: a record that cannot be queued fails and is sent again after backoff.
-            max_block_ms=int(self.config.kafka.produce_timeout * 1000),
-        )
+        def make() -> Any:
+            return KafkaProducer(
+                **consumer_options(self.config.kafka),
+                acks="all",
+                linger_ms=20,
+                # send() must not block the loop for kafka-python's default 60 s when the
+                # broker is away: a record that cannot be queued fails and is sent again.
+                max_block_ms=int(self.config.kafka.produce_timeout * 1000),
+            )
+
+        made = AckedProducer(make)
         self._producers.append(made)
-        return AckedProducer(made)
+        return made
 
     def _reload(self, path: str, running: Processor) -> tuple[DriftdConfig, Processor]:
         """Build what a new config needs, keeping the state of everything unchanged."""

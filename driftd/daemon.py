@@ -220,9 +220,13 @@ class Daemon:
             self._to_adopt |= assigned
             count = len(self._assigned)
         for partition in sorted(assigned):
-            # The checkpoint may be ahead of the committed offset (a crash between the two).
-            if partition in self._resume:
-                self._source.seek(partition, self._resume[partition])
+            # Resume where the processor's state ends, not at the committed offset: after the
+            # last record processed (a rebalance that gives this member its partitions back
+            # would otherwise count the uncommitted records twice), or at the checkpoint
+            # restored on start (which may be ahead of the commit: a crash between the two).
+            target = self._uncommitted.get(partition, self._resume.get(partition))
+            if target is not None:
+                self._source.seek(partition, target)
         if assigned or not revoked:
             self.health.set_condition("partitions_assigned", True)
         self.metrics.assigned_partitions.set(count)

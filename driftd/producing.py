@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,12 +40,23 @@ class Outgoing:
 
 
 class AckedProducer:
-    """A KafkaProducer whose sends are tracked until acknowledged (one per daemon)."""
+    """A KafkaProducer whose sends are tracked until acknowledged (one per daemon).
+
+    ``producer`` is a KafkaProducer or a function that makes one. With a function, a client
+    that stays stuck (``REBUILD_AFTER`` failed flushes in a row: kafka-python's producer was
+    seen never to deliver again after its broker came back from a two-minute outage) is closed
+    and replaced by a new one, and every unacknowledged record is sent through it.
+    """
+
+    REBUILD_AFTER = 3
 
     def __init__(self, producer: Any) -> None:
-        self._producer = producer
+        self._factory: Callable[[], Any] | None = producer if callable(producer) else None
+        self._producer = producer() if callable(producer) else producer
         self._inflight: list[tuple[Outgoing, Any]] = []
         self.failures = 0
+        self._failed_flushes = 0
+        self.rebuilds = 0
 
     @property
     def pending(self) -> int:
@@ -87,6 +98,9 @@ class AckedProducer:
                 failed.append(f"{record.topic}: {future.exception!r}")
                 kept.append((record, self._send(record)))
         self._inflight = kept
+        self._failed_flushes = self._failed_flushes + 1 if kept else 0
+        if kept and self._factory is not None and self._failed_flushes >= self.REBUILD_AFTER:
+            self._rebuild()
         if kept:
             self.failures += len(failed)
             late = len(kept) - len(failed)
@@ -96,6 +110,26 @@ class AckedProducer:
                 f"{len(failed)} record(s) failed and {late} not acknowledged within "
                 f"{waited:.1f}s{detail}; they are sent again, offsets stay uncommitted"
             )
+
+    def _rebuild(self) -> None:
+        assert self._factory is not None
+        log.warning(
+            "the Kafka producer delivered nothing in %d tries: replacing it, %d record(s) "
+            "to send again",
+            self._failed_flushes,
+            len(self._inflight),
+        )
+        old, self._producer = self._producer, self._factory()
+        with contextlib.suppress(Exception):  # a stuck client may fail to close: it is gone
+            old.close(timeout=0)
+        self._inflight = [(record, self._send(record)) for record, _ in self._inflight]
+        self._failed_flushes = 0
+        self.rebuilds += 1
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Close the client (what is unacknowledged is replayed from Kafka on restart)."""
+        with contextlib.suppress(KafkaError):
+            self._producer.close(timeout=timeout)
 
 
 class _Failed:
