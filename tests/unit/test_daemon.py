@@ -344,3 +344,19 @@ def test_late_events_are_counted_in_status_and_metrics() -> None:
     registry.register(DroppedEvents(daemon.status))
     sample = {"monitor": "m", "reason": "late"}
     assert registry.get_sample_value("driftd_window_dropped_events_total", sample) == 1
+
+
+def test_a_reload_keeps_the_state_of_unchanged_monitors_and_resets_changed_ones() -> None:
+    window = "{type: count, size: 100}"
+    cfg = _config(window)
+    daemon, source, collect, old = _daemon(cfg, [_values(250)])
+    _drain(daemon, source)
+    assert old.monitors[0].status()["all"]["pending_events"] == 50
+    same = MonitoringProcessor(cfg, load_profiles(cfg), [collect])
+    assert same.carry_over(old) == ["m"]
+    assert same.monitors[0].status()["all"]["pending_events"] == 50  # the open window stays
+    assert same.events == old.events
+    changed_cfg = _config("{type: count, size: 200}")
+    changed = MonitoringProcessor(changed_cfg, load_profiles(changed_cfg), [collect])
+    assert changed.carry_over(old) == []
+    assert changed.monitors[0].status() == {}  # a changed window starts empty
