@@ -99,18 +99,72 @@ def save_profile(profile: Profile, path: str | Path) -> Path:
     return path
 
 
+# Bounds checked from the file's own headers before anything is allocated.
+MAX_FILE_BYTES = 2 << 30
+MAX_ARRAY_BYTES = 1 << 30
+MAX_EXPANSION = 200  # uncompressed / compressed size of one member: more is a zip bomb
+_DTYPES = {"<f8", "<i8", "|u1"}
+
+
+def _inspect(path: Path) -> None:
+    """Refuse a file whose zip directory or array headers promise what it cannot hold."""
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ProfileError(f"{path} is larger than {MAX_FILE_BYTES >> 30} GiB: not a profile")
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            name = info.filename
+            if not name.endswith(".npy") or info.file_size > MAX_ARRAY_BYTES:
+                raise ProfileError(f"{path}: member {name!r} is not a profile array")
+            if info.compress_size and info.file_size / info.compress_size > MAX_EXPANSION:
+                raise ProfileError(f"{path}: member {name!r} expands {MAX_EXPANSION}x or more")
+            total += info.file_size
+            with archive.open(info) as f:
+                major, _ = np.lib.format.read_magic(f)
+                read = (
+                    np.lib.format.read_array_header_1_0
+                    if major == 1
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read(f)
+                header = f.tell()
+            if dtype.hasobject or dtype.str not in _DTYPES:
+                raise ProfileError(f"{path}: array {name!r} has dtype {dtype.str}")
+            declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if declared != info.file_size - header:
+                raise ProfileError(
+                    f"{path}: array {name!r} declares {declared} bytes but holds "
+                    f"{info.file_size - header}"
+                )
+    if total > MAX_FILE_BYTES:
+        raise ProfileError(f"{path}: arrays add up to more than {MAX_FILE_BYTES >> 30} GiB")
+
+
 def load_profile(path: str | Path) -> Profile:
-    """Read a profile; a missing, corrupted or other-version file raises ProfileError."""
+    """Read a profile; a missing, corrupted, hostile or other-version file raises
+    ProfileError (one message, never a traceback)."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except FileNotFoundError:
+    if not path.exists():
         raise ProfileError(
             f"reference profile {path} does not exist (build one with `driftd reference build`)"
-        ) from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        raise ProfileError(f"{path} is not a readable driftd profile: {exc}") from None
+        )
+    try:
+        _inspect(path)
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except ProfileError:
+        raise
+    except Exception as exc:  # untrusted bytes: zipfile, npy header parsing, I/O all fail here
+        raise ProfileError(f"{path} is not a readable driftd profile: {exc!r}") from None
+    try:
+        return _profile(path, arrays)
+    except ProfileError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ProfileError(f"{path}: profile metadata is malformed: {exc!r}") from None
+
+
+def _profile(path: Path, arrays: dict[str, np.ndarray]) -> Profile:
     if "meta.json" not in arrays:
         raise ProfileError(f"{path} is not a driftd profile (no meta.json)")
     try:
@@ -149,6 +203,7 @@ def load_profile(path: str | Path) -> Profile:
                 )
             else:
                 raise ProfileError(f"{path}: feature {entry['name']!r} has type {entry['type']!r}")
+            _check_feature(path, entry, numeric, categorical)
             features[entry["name"]] = FeatureProfile(
                 name=entry["name"],
                 type=entry["type"],
@@ -169,6 +224,44 @@ def load_profile(path: str | Path) -> Profile:
         )
     except KeyError as exc:
         raise ProfileError(f"{path}: profile is missing {exc}") from None
+
+
+def _check_feature(
+    path: Path,
+    entry: dict[str, Any],
+    numeric: NumericSummary | None,
+    categorical: CategoricalSummary | None,
+) -> None:
+    """What the detectors rely on, checked once here so they never see a malformed profile."""
+    name = entry["name"]
+    if not isinstance(name, str) or int(entry["count"]) < 0 or int(entry["missing"]) < 0:
+        raise ProfileError(f"{path}: feature {name!r} has a bad name or counts")
+    if numeric is not None:
+        edges, counts, sample = numeric.edges, numeric.counts, numeric.sample
+        ok = (
+            edges.ndim == counts.ndim == sample.ndim == 1
+            and counts.size == edges.size + 1
+            and bool(np.isfinite(edges).all())
+            and bool((np.diff(edges) > 0).all())
+            and bool((counts >= 0).all())
+            and sample.size > 0
+            and bool(np.isfinite(sample).all())
+            and bool((np.diff(sample) >= 0).all())
+            and np.isfinite([numeric.minimum, numeric.maximum]).all()
+        )
+        if not ok:
+            raise ProfileError(f"{path}: numeric summary of {name!r} is malformed")
+    if categorical is not None:
+        counts = categorical.counts
+        ok = (
+            counts.ndim == 1
+            and counts.size == len(categorical.domain) + 1
+            and bool((counts >= 0).all())
+            and all(isinstance(c, str) for c in categorical.domain)
+            and all(isinstance(c, str) for c in categorical.known_other)
+        )
+        if not ok:
+            raise ProfileError(f"{path}: categorical summary of {name!r} is malformed")
 
 
 def _checksum(arrays: dict[str, np.ndarray]) -> str:
