@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from driftd.errors import ConfigError
 from driftd.health import Health
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,11 @@ class HttpServer:
         silences: SilenceApi | None = None,
     ) -> None:
         handler = _handler(registry, health, status, silences)
-        self._server = ThreadingHTTPServer((host, port), handler)
+        try:
+            self._server = ThreadingHTTPServer((host, port), handler)
+        except OSError as exc:
+            # Port in use, address not available, a privileged port: fix the config (exit 2).
+            raise ConfigError(f"http: cannot listen on {host}:{port}: {exc.strerror}") from exc
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="driftd-http", daemon=True

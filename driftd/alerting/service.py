@@ -32,7 +32,7 @@ from driftd.alerting.timefmt import rfc3339
 from driftd.alerting.transport import Transport, UrllibTransport
 from driftd.alerting.webhook import WebhookNotifier
 from driftd.alerting.worker import Backoff, DeliveryWorker
-from driftd.errors import StateError
+from driftd.errors import ConfigError, StateError
 from driftd.records import Verdict
 
 log = logging.getLogger(__name__)
@@ -230,8 +230,11 @@ def build_alerting(
     retrain receivers (Slack always uses slack-sdk, pointed wherever ``base_url`` says).
     """
     # The outbox holds alert state and Slack message references: owner only (0700).
-    config.outbox_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    config.outbox_dir.chmod(0o700)
+    try:
+        config.outbox_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        config.outbox_dir.chmod(0o700)
+    except OSError as exc:  # a file in the way, no permission: fix the config (exit 2)
+        raise ConfigError(f"alerting.outbox_dir: cannot use {config.outbox_dir}: {exc}") from exc
     outbox = Outbox(config.outbox_dir / OUTBOX_FILE)
     silences = Silences(config.silences, config.outbox_dir / SILENCES_FILE)
     notifiers, triggers = _receivers(config, outbox, transport)

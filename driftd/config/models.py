@@ -429,7 +429,8 @@ def all_keys() -> list[str]:
     pending: list[type[BaseModel]] = [Section, *_foreign_models()]
     while pending:
         model = pending.pop()
-        keys.update(model.model_fields)
+        # The names users write: a field's alias (``continue``), not its Python name.
+        keys.update(f.alias or name for name, f in model.model_fields.items())
         pending.extend(model.__subclasses__())
     return sorted(keys)
 

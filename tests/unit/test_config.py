@@ -358,3 +358,49 @@ streams: [{name: p, topic: t, fields: {features: {a: a}}}]
     main(["check-config", "-c", str(path)])
     err = capsys.readouterr().err
     assert "918273645" not in err
+
+
+def test_a_port_in_use_is_a_config_error() -> None:
+    import socket
+
+    from prometheus_client import CollectorRegistry
+
+    from driftd.health import Health
+    from driftd.http import HttpServer
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+            HttpServer("127.0.0.1", port, CollectorRegistry(), Health())
+
+
+def test_an_outbox_dir_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from driftd.alerting import AlertingConfig, build_alerting
+
+    (tmp_path / "outbox").write_text("not a directory")
+    config = AlertingConfig.model_validate(
+        {
+            "outbox_dir": str(tmp_path / "outbox"),
+            "route": {"receiver": "hook"},
+            "receivers": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/h"}],
+        }
+    )
+    with pytest.raises(ConfigError, match=r"alerting\.outbox_dir"):
+        build_alerting(config, CollectorRegistry())
+
+
+def test_hints_use_the_names_users_write() -> None:
+    text = (
+        GOOD
+        + """
+alerting:
+  route: {receiver: hook, routes: [{receiver: hook, contnue: true}]}
+  receivers: [{name: hook, type: webhook, url: "http://127.0.0.1:9/h"}]
+"""
+    )
+    problems = _problems(text)
+    assert any("did you mean 'continue'?" in p for p in problems), problems
