@@ -382,8 +382,7 @@ class Daemon:
         self.metrics.records_rejected.labels(stream=stream.name, reason=error.reason).inc()
         if self._dead_letters is not None:
             # The key goes along: a tombstone (no value) cannot be produced without one.
-            key = getattr(record, "key", None)
-            self._dead_letters.send(partition, record.offset, record.value, error, key=key)
+            self._dead_letters.send(partition, record.offset, record.value, error, key=record.key)
             self.metrics.dead_letters.labels(stream=stream.name).inc()
 
     def _processing_failed(
