@@ -58,10 +58,11 @@ def make_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="driftd-tests")
     created: list[str] = []
 
-    def make(prefix: str = "t", partitions: int = 1) -> str:
+    def make(prefix: str = "t", partitions: int = 1, configs: dict[str, str] | None = None) -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        options = {"num_partitions": partitions, "replication_factor": 1}
         admin.create_topics(
-            {name: {"num_partitions": partitions, "replication_factor": 1}},
+            {name: {**options, **({"configs": configs} if configs else {})}},
             wait_for_metadata=True,
         )
         created.append(name)

@@ -5,6 +5,7 @@ Both run ``python -m driftd run`` as a subprocess against the real broker (see t
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import random
@@ -15,13 +16,12 @@ from typing import Any
 
 import msgspec
 import pytest
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, KafkaProducer
 
 from driftd.config import parse_config
 from driftd.replay import replay
 from driftd.synthetic import events
 from tests.fakes.http_apis import FakeApis
-from tests.integration.helpers import produce
 from tests.integration.test_consume import _free_port
 from tests.integration.test_faults import (
     DaemonProcess,
@@ -222,7 +222,8 @@ monitors:
 def test_records_that_once_wedged_the_daemon_are_dead_lettered_and_the_loop_goes_on(
     kafka_bootstrap: str, make_topic: Callable[..., str], tmp_path: Path
 ) -> None:
-    topic, dlq = make_topic("preds"), make_topic("dlq")
+    # The source topic takes records up to 3 MB; the dead-letter topic keeps the default 1 MB.
+    topic, dlq = make_topic("preds", configs={"max.message.bytes": "3000000"}), make_topic("dlq")
     good = list(events(3000, seed=51))
     poison: list[tuple[str, dict[str, Any]]] = []
 
@@ -236,12 +237,19 @@ def test_records_that_once_wedged_the_daemon_are_dead_lettered_and_the_loop_goes
     spoil("bad_id", lambda e: e.update(request_id=1.5))
     spoil("bad_label", lambda e: e.update(label={"an": "object"}))
     spoil("bad_prediction", lambda e: e.update(score=int("9" * 400)))
+    spoil("timestamp_out_of_range", lambda e: e.update(ts=10**18))
+    spoil("timestamp_out_of_range", lambda e: e.update(ts=-(10**15)))
+    spoil("timestamp_out_of_range", lambda e: e.update(ts=e["ts"] * 1000))  # µs read as ms
+    encoded = [json.dumps(e).encode() for _, e in poison]
+    # Undecodable and 1.5 MB: its dead-letter copy must fit the dead-letter topic's 1 MB.
+    poison.append(("invalid_json", {}))
+    encoded.append(b'{"request_id": "huge", "blob": "' + b"x" * 1_500_000)
     values = [json.dumps(e).encode() for e in good]
     at = []
-    for i, (_, event) in enumerate(poison):
-        at.append(500 * i + 250)
-        values.insert(at[-1], json.dumps(event).encode())
-    produce(kafka_bootstrap, topic, values)
+    for i, value in enumerate(encoded):
+        at.append(300 * i + 250)
+        values.insert(at[-1], value)
+    _produce_large(kafka_bootstrap, topic, values)
     port = _free_port()
     cfg = tmp_path / "driftd.yaml"
     cfg.write_text(_poison_config(kafka_bootstrap, topic, dlq, port))
@@ -269,4 +277,18 @@ def test_records_that_once_wedged_the_daemon_are_dead_lettered_and_the_loop_goes
     headers = [dict(r.headers) for r in dead]
     assert [h["driftd.error.reason"].decode() for h in headers] == [r for r, _ in poison]
     assert [int(h["driftd.original.offset"]) for h in headers] == at
-    assert [r.value for r in dead] == [values[i] for i in at]  # byte for byte
+    # Byte for byte; the oversized one cut below the topic's limit, with its size and digest.
+    assert [r.value for r in dead[:-1]] == [values[i] for i in at[:-1]]
+    huge, cut = values[at[-1]], dead[-1]
+    assert huge.startswith(cut.value) and len(cut.value) < 1_000_000
+    assert headers[-1]["driftd.original.size"] == str(len(huge)).encode()
+    assert headers[-1]["driftd.original.sha256"] == hashlib.sha256(huge).hexdigest().encode()
+
+
+def _produce_large(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, max_request_size=3_000_000, acks="all")
+    futures = [producer.send(topic, v) for v in values]
+    producer.flush()
+    for future in futures:
+        future.get(timeout=30)
+    producer.close()
