@@ -89,9 +89,17 @@ def test_a_130s_broker_outage_with_records_in_flight_recovers_with_nothing_lost(
         assert daemon.events("preds") == good
         assert daemon.metric("driftd_dead_letter_records_total") >= len(bad)
         assert counted_before < good, "the outage must begin with records still to read"
+        # A second outage, and SIGTERM in the middle of it: honoured within the grace period
+        # even though nothing can be flushed or committed.
+        produce(broker.bootstrap, topic, [b'{"id": "late", "ts": nope'])
+        why.wait(lambda: daemon.metric("driftd_dead_letter_records_total") > len(bad), 30, "")
+        broker.proc.kill()
+        broker.proc.wait(30)
+        time.sleep(15)
         started = time.monotonic()
-        assert daemon.terminate() == 0, why("a clean exit")
-        assert time.monotonic() - started < 30
+        assert daemon.terminate() == 0, why("a clean exit during the outage")
+        assert time.monotonic() - started < 30, why("SIGTERM took too long")
+        broker.start()
     finally:
         if daemon is not None:
             daemon.close()
@@ -106,6 +114,6 @@ def test_a_130s_broker_outage_with_records_in_flight_recovers_with_nothing_lost(
         consumer.close()
     finally:
         broker.cleanup()
-    # Every rejected record reached the dead-letter topic (a resend after the outage may
-    # repeat some: at least once).
-    assert {r.value for r in dead} == {values[i] for i in bad}
+    # Every rejected record of the first outage reached the dead-letter topic (a resend after
+    # the outage may repeat some: at least once).
+    assert {values[i] for i in bad} <= {r.value for r in dead}
