@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from kafka.errors import KafkaError
 
-from driftd.acks import Acknowledgements
+from driftd.acks import Acknowledgements, RetryGate
 from driftd.checkpoint import CheckpointStore
 from driftd.config.models import DriftdConfig, StreamConfig
 from driftd.deadletter import DeadLetters
@@ -135,8 +135,7 @@ class Daemon:
         # Whether the last turn left the consumer at the head of its partitions; alerting
         # reads it (event time flows with the wall clock only then).
         self.caught_up = False
-        self._state_failures = 0
-        self._state_retry_at = 0.0
+        self._state = RetryGate("state_writable", metrics.checkpoint_failures, health, clock=clock)
         self._status: dict[str, Any] = {}
         self._status_at = -1e18
 
@@ -417,7 +416,7 @@ class Daemon:
     def _commit_due(self) -> bool:
         """Without checkpoints, after every batch; with them, every checkpoint_interval;
         never inside the backoff after failed acknowledgements."""
-        if not self._acks.due() or self._clock() < self._state_retry_at:
+        if not self._acks.due() or not self._state.due():
             return False
         return self._checkpoints is None or (
             self._clock() - self._last_checkpoint >= self.config.state.checkpoint_interval
@@ -440,9 +439,9 @@ class Daemon:
             # A full or read-only state disk: degrade, do not exit. Nothing is committed (a
             # restart replays from the last good checkpoint), /readyz says 503, and the next
             # try comes after a backoff; nothing is lost once space returns.
-            self._state_failed(exc)
+            self._state.failed("state not written", exc)
             return False
-        self._state_ok()
+        self._state.succeeded("state written")
         if not self._uncommitted:
             return True
         if self._checkpoints is not None:
@@ -464,21 +463,6 @@ class Daemon:
             if self._commit(self._uncommitted):
                 self._uncommitted = {}
         return not self._uncommitted
-
-    def _state_failed(self, exc: StateError) -> None:
-        self._state_failures += 1
-        delay = min(30.0, 2.0 ** min(self._state_failures - 1, 5))
-        self._state_retry_at = self._clock() + delay
-        self.metrics.checkpoint_failures.inc()
-        self.health.set_condition("state_writable", False)
-        log.warning("state not written, not committing; retrying in %.0fs: %s", delay, exc)
-
-    def _state_ok(self) -> None:
-        if self._state_failures:
-            log.info("state written again after %d failed tries", self._state_failures)
-            self._state_failures = 0
-            self._state_retry_at = 0.0
-            self.health.set_condition("state_writable", True)
 
     def _publish_handover(self, covered: dict[Partition, int], deadline: float | None) -> bool:
         assert self._handover is not None
