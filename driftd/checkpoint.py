@@ -122,12 +122,15 @@ class CheckpointStore:
         doc = {f"{p.topic}:{p.partition}": o for p, o in sorted(offsets.items())}
         (tmp / "offsets.json").write_text(json.dumps({"sequence": sequence, "offsets": doc}))
         for child in tmp.iterdir():
+            # Owner only whatever the umask: the files hold feature values.
+            child.chmod(0o600)
             with child.open("rb") as f:
                 os.fsync(f.fileno())
         _fsync_dir(tmp)
         tmp.rename(final)
         current_tmp = self.directory / "CURRENT.tmp"
         current_tmp.write_text(final.name + "\n")
+        current_tmp.chmod(0o600)
         with current_tmp.open("rb") as f:
             os.fsync(f.fileno())
         current_tmp.replace(self.directory / "CURRENT")

@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,7 @@ from driftd.acks import Acknowledgements, RetryGate
 from driftd.checkpoint import CheckpointStore
 from driftd.config.models import DriftdConfig, StreamConfig
 from driftd.deadletter import DeadLetters
+from driftd.deadline import Deadlined
 from driftd.decoding import DecodedBatch, Rejected, StreamDecoder
 from driftd.errors import ConfigError, DecodeError, DriftdError, StateError
 from driftd.failures import POLICIES
@@ -136,6 +138,10 @@ class Daemon:
         # reads it (event time flows with the wall clock only then).
         self.caught_up = False
         self._state = RetryGate("state_writable", metrics.checkpoint_failures, health, clock=clock)
+        # Checkpoint writes run with a deadline (a hung disk must not hang the loop). While a
+        # late write still runs the loop reads nothing and leaves the processor alone: the
+        # write is reading its state.
+        self._writer: Deadlined[Path] = Deadlined("checkpoint write")
         self._status: dict[str, Any] = {}
         self._status_at = -1e18
 
@@ -245,7 +251,8 @@ class Daemon:
             while not self._stop.is_set() and not (until is not None and until()):
                 self.health.beat()
                 got = self.run_once()
-                self.processor.tick()
+                if not self._writer.busy:
+                    self.processor.tick()
                 for hook in self._on_turn:
                     hook()
                 # Under load at most once a second (it costs a pass over every monitor);
@@ -281,6 +288,12 @@ class Daemon:
 
     def run_once(self) -> int:
         """One turn of the loop (steps 1-6 of the module docstring); returns records read."""
+        if not self._writer.settle(min(self.config.kafka.poll_timeout, 1.0)):
+            # A checkpoint write past its deadline is still reading the processor's state:
+            # no poll (kafka-python heartbeats on its own thread; a group that drops this
+            # member meanwhile is a rebalance like any other), health and SIGTERM still served.
+            self._report_connection()
+            return 0
         self._pause(self._acks.failing)
         try:
             batch = self._source.poll(self.config.kafka.poll_timeout)
@@ -434,7 +447,13 @@ class Daemon:
                 flush()
             if self._uncommitted and self._checkpoints is not None:
                 covered = {**self._resume, **self._uncommitted}
-                self._checkpoints.save(self.processor, covered)
+                store = self._checkpoints
+                self._writer.run(
+                    lambda: store.save(self.processor, covered),
+                    self.config.state.write_timeout
+                    if deadline is None
+                    else min(deadline, self.config.state.write_timeout),
+                )
         except StateError as exc:
             # A full or read-only state disk: degrade, do not exit. Nothing is committed (a
             # restart replays from the last good checkpoint), /readyz says 503, and the next

@@ -117,7 +117,10 @@ class Outbox:
                 )
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite rolls back by itself on some errors (SQLITE_FULL): a second
+                # ROLLBACK would raise and hide the error that matters.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
 
     def due(self, now: float, limit: int = 100) -> list[Entry]:

@@ -126,9 +126,10 @@ class Alerting:
         consumer is at the head of its partitions: only then does event time also flow with
         the wall clock, and with ``catch_up: head`` only then are groups flushed.
 
-        If the outbox cannot be written (``sqlite3.Error``) the in-memory state is already ahead
-        of the file: treat it as fatal. A restart restores the last committed state and
-        recomputes the same notifications.
+        If the outbox cannot be written (``sqlite3.Error``: a full or read-only disk) this
+        raises ``StateError``; the notifications stay in memory and the next tick writes them.
+        The daemon commits no offsets meanwhile, so a restart restores the last committed
+        state and recomputes the same notifications.
         """
         wall = self._clock() if now is None else now
         with self._lock:

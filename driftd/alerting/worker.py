@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 
 from driftd.alerting.metrics import AlertingMetrics
 from driftd.alerting.notification import Notification, Notifier
-from driftd.alerting.outbox import Entry, Outbox
+from driftd.alerting.outbox import DONE, FAILED, Entry, Outbox
 from driftd.errors import SinkError
 
 log = logging.getLogger(__name__)
@@ -72,13 +72,17 @@ class DeliveryWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_prune = 0.0
+        # Outcomes the outbox could not record (a full disk): kept here and written first on
+        # the next pass, and their entries not sent again meanwhile (no duplicate page).
+        self._unrecorded: dict[int, tuple[str, str, float]] = {}
 
     def run_once(self) -> int:
         """Deliver everything due now (heads only, then the entries behind them); returns the
         number of attempts made."""
         attempts = 0
+        self._record_outcomes()
         while True:
-            entries = self._outbox.due(self._clock())
+            entries = [e for e in self._outbox.due(self._clock()) if e.id not in self._unrecorded]
             for entry in entries:
                 self._deliver(entry)
                 attempts += 1
@@ -97,12 +101,12 @@ class DeliveryWorker:
         notifier = self._notifiers.get(entry.receiver)
         if notifier is None:
             failed.labels(integration=integration, reason="rejected").inc()
-            self._outbox.mark_failed(entry.id, "receiver no longer configured", now)
+            self._finish(entry.id, FAILED, "receiver no longer configured", now)
             log.error("outbox entry %d: receiver %r is not configured", entry.id, entry.receiver)
             return
         if now - entry.created_at > self._max_age:
             failed.labels(integration=integration, reason="expired").inc()
-            self._outbox.mark_failed(entry.id, "expired", now)
+            self._finish(entry.id, FAILED, "expired", now)
             log.error(
                 "giving up on %s after %d attempts: older than max_age", entry.key, entry.attempts
             )
@@ -121,17 +125,38 @@ class DeliveryWorker:
             # A bug in a receiver must not kill the delivery thread; the entry is parked as
             # failed (it would fail the same way again) and the traceback logged.
             failed.labels(integration=integration, reason="rejected").inc()
-            self._outbox.mark_failed(entry.id, "internal error", self._clock())
+            self._finish(entry.id, FAILED, "internal error", self._clock())
             log.exception("receiver %r crashed on outbox entry %d", entry.receiver, entry.id)
             return
         self._metrics.latency.labels(integration=integration).observe(time.perf_counter() - started)
-        self._outbox.mark_done(entry.id, self._clock())
+        self._finish(entry.id, DONE, "", self._clock())
+
+    def _finish(self, entry_id: int, status: str, error: str, now: float) -> None:
+        """Record an entry's final outcome; held in memory while the outbox refuses it."""
+        self._unrecorded[entry_id] = (status, error, now)
+        self._record_outcomes()
+
+    def _record_outcomes(self) -> None:
+        for entry_id, (status, error, now) in list(self._unrecorded.items()):
+            try:
+                if status == DONE:
+                    self._outbox.mark_done(entry_id, now)
+                else:
+                    self._outbox.mark_failed(entry_id, error, now)
+            except sqlite3.Error as exc:
+                log.warning(
+                    "outbox cannot record %d delivery outcome(s), holding them: %s",
+                    len(self._unrecorded),
+                    exc,
+                )
+                return
+            del self._unrecorded[entry_id]
 
     def _failed(self, entry: Entry, exc: SinkError) -> None:
         now, integration = self._clock(), entry.integration
         if not exc.retryable:
             reason = "rejected"
-            self._outbox.mark_failed(entry.id, str(exc), now)
+            self._finish(entry.id, FAILED, str(exc), now)
             log.error(
                 "%s rejected outbox entry %d (not retried): %s", entry.receiver, entry.id, exc
             )

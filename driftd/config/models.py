@@ -325,6 +325,9 @@ class StateConfig(Section):
 
     dir: Path | None = None
     checkpoint_interval: PositiveDuration = 5.0
+    # A checkpoint write that takes longer (a hung disk or network mount) counts as failed:
+    # nothing is committed, /readyz says 503, and the loop waits for the write before reading on.
+    write_timeout: PositiveDuration = 30.0
     handover_topic: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")
 
     @model_validator(mode="after")

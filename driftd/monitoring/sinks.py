@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from driftd.errors import StateError
 from driftd.producing import AckedProducer, Outgoing
 from driftd.records import State, Verdict
 
@@ -211,9 +212,18 @@ class AlertingSink:
             self._tick()
 
     def on_turn(self) -> None:
-        """Run time-based transitions about once per ``interval``."""
+        """Run time-based transitions about once per ``interval``.
+
+        An outbox that cannot be written (full disk) is not fatal here: the work stays in
+        memory and ``before_commit`` retries it, where a failure withholds the commit.
+        """
         if self._clock() - self._last >= self._interval:
-            self._tick()
+            try:
+                self._tick()
+            except StateError as exc:
+                self._last = self._clock()
+                self._dirty = True
+                log.debug("alert state not written on this turn: %s", exc)
 
     def _tick(self) -> None:
         notes = self._alerting.tick(caught_up=self._caught_up())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -325,6 +327,80 @@ def test_a_full_state_disk_degrades_and_nothing_is_lost_when_space_returns(
     assert source.committed == {Partition("t", 0): 300}
     assert "state_writable" not in daemon.health.ready()[1]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+class HungDisk(MonitoringProcessor):
+    """A state disk whose first write hangs (a stuck network mount) until ``release``."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.release = threading.Event()
+        self.hung = 0
+
+    def save_state(self, directory: Path) -> None:
+        if not self.release.is_set():
+            self.hung += 1
+            self.release.wait(30)
+        super().save_state(directory)
+
+
+def test_a_hung_state_disk_misses_its_deadline_and_the_loop_waits_alive(tmp_path: Path) -> None:
+    cfg = _config(
+        "{type: count, size: 100}",
+        state=f"state: {{dir: {tmp_path}, checkpoint_interval: 1s, write_timeout: 0.2s}}",
+    )
+    now = [0.0]
+    processor = HungDisk(cfg, load_profiles(cfg), [])
+    values = _values(300)
+    daemon, source, _, _ = _daemon(
+        cfg,
+        [values[:100], values[100:200], values[200:]],
+        processor=processor,
+        clock=lambda: now[0],
+    )
+    now[0] += 1.0
+    started = time.monotonic()
+    assert daemon.run_once() == 100  # reads, then the checkpoint write hangs past 0.2 s
+    assert time.monotonic() - started < 5.0
+    assert processor.hung == 1 and source.committed == {}
+    assert "state_writable" in daemon.health.ready()[1]
+    assert daemon.metrics.checkpoint_failures._value.get() == 1
+    # While the late write runs the loop reads nothing and leaves the processor alone.
+    for _ in range(3):
+        now[0] += 5.0
+        assert daemon.run_once() == 0
+    assert processor.events["p"] == 100 and processor.hung == 1
+    processor.release.set()
+    while not source.exhausted:
+        now[0] += 5.0
+        daemon.run_once()
+    now[0] += 5.0
+    daemon.run_once()
+    assert source.committed == {Partition("t", 0): 300}
+    assert processor.events["p"] == 300
+    assert "state_writable" not in daemon.health.ready()[1]
+    assert CheckpointStore(tmp_path).load().offsets == {Partition("t", 0): 300}  # type: ignore[union-attr]
+
+
+def test_sigterm_during_a_hung_state_write_stops_within_the_deadline(tmp_path: Path) -> None:
+    cfg = _config(
+        "{type: count, size: 100}",
+        state=f"state: {{dir: {tmp_path}, checkpoint_interval: 1s, write_timeout: 0.3s}}",
+    )
+    processor = HungDisk(cfg, load_profiles(cfg), [])
+    values = _values(200)
+    now = [0.0]
+    daemon, _, _, _ = _daemon(
+        cfg, [values[:100], values[100:]], processor=processor, clock=lambda: now[0]
+    )
+    now[0] += 1.0
+    daemon.run_once()  # the write hangs
+    threading.Timer(0.2, daemon.stop).start()
+    started = time.monotonic()
+    assert daemon.run() == 0
+    assert time.monotonic() - started < 3.0  # not the 30 s the disk would take
+    assert not (tmp_path / "CURRENT").exists()  # nothing claimed that was not written
+    processor.release.set()
 
 
 def test_late_events_are_counted_in_status_and_metrics() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -230,3 +231,35 @@ def test_worker_thread_delivers_and_stops(tmp_path: Path, api: FakeApis) -> None
     assert api.wait_for(2, timeout=2.0)
     assert h.worker.stop(timeout=2.0)
     assert _sent(api) == ["a1", "a2"]
+
+
+class FullOutbox(Outbox):
+    """An outbox on a disk that refuses the next ``full`` writes of an outcome."""
+
+    full = 0
+
+    def mark_done(self, entry_id: int, now: float) -> None:
+        if self.full:
+            self.full -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        super().mark_done(entry_id, now)
+
+
+def test_an_outcome_the_full_disk_refuses_is_held_and_the_entry_not_sent_again(
+    tmp_path: Path, api: FakeApis
+) -> None:
+    h = Harness(tmp_path, api)
+    h.outbox = FullOutbox(tmp_path / "full.sqlite3")
+    h.worker._outbox = h.outbox
+    h.enqueue(item("a", 1), item("a", 2), item("b", 1))
+    h.outbox.full = 3
+    h.worker.run_once()  # a1 and b1 delivered; neither outcome can be written
+    assert sorted(_sent(api)) == ["a1", "b1"]
+    assert [e.status for e in h.outbox.entries()] == ["pending"] * 3
+    h.clock.advance(60)
+    h.worker.run_once()  # still full once: nothing sent twice, a2 waits behind its head
+    assert sorted(_sent(api)) == ["a1", "b1"]
+    h.clock.advance(60)
+    h.worker.run_once()  # space is back: outcomes written first, then a2 goes out
+    assert sorted(_sent(api)) == ["a1", "a2", "b1"]
+    assert [e.status for e in h.outbox.entries()] == ["done"] * 3
