@@ -11,13 +11,20 @@ Layout (format ``driftd-profile``, version 1):
 - ``f{i}.edges``, ``f{i}.counts``, ``f{i}.sample`` for numeric feature ``i``;
   ``f{i}.counts`` for categorical feature ``i`` (last entry: the "other" bin).
 
+The zip archive's comment (the file's last bytes) holds ``driftd-sha256:`` and the SHA-256 of
+every byte before it, checked before anything is parsed, so a corrupted file is refused with
+one message instead of failing somewhere inside zip or npy parsing. (Files written before the
+trailer existed still load, with a warning, on the array checksum.)
+
 Files are written to a temporary name, fsynced and renamed, so a reader never sees half a file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
 import os
 import tempfile
 import zipfile
@@ -33,6 +40,8 @@ from driftd.reference.profile import (
     NumericSummary,
     Profile,
 )
+
+log = logging.getLogger(__name__)
 
 FORMAT = "driftd-profile"
 VERSION = 1
@@ -82,10 +91,12 @@ def save_profile(profile: Profile, path: str | Path) -> Path:
     }
     arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     fd, tmp = tempfile.mkstemp(prefix=".profile-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
+            f.write(_sealed(buffer.getvalue()))
             f.flush()
             os.fsync(f.fileno())
         # mkstemp creates 0600; a profile is not secret and is often read by another user.
@@ -99,6 +110,39 @@ def save_profile(profile: Profile, path: str | Path) -> Path:
     return path
 
 
+_TRAILER = b"driftd-sha256:"
+_SEAL = len(_TRAILER) + 64  # the zip comment: the marker and a hex SHA-256
+_EOCD = b"PK\x05\x06"  # zip end-of-central-directory signature; its record is 22 bytes
+
+
+def _sealed(archive: bytes) -> bytes:
+    """``archive`` (a zip without comment) with a comment holding the digest of what
+    precedes it; the comment's length field, being before it, is covered too."""
+    if archive[-22:-18] != _EOCD or archive[-2:] != b"\0\0":
+        raise ValueError("expected a zip archive without comment")
+    head = archive[:-2] + _SEAL.to_bytes(2, "little")
+    return head + _TRAILER + hashlib.sha256(head).hexdigest().encode()
+
+
+def _unsealed(path: Path, data: bytes) -> bool:
+    """Check the trailer's digest over the raw bytes; False for a file from before the
+    trailer (a zip without comment). Anything else is refused: a damaged or cut trailer."""
+    if len(data) >= 22 and data[-22:-18] == _EOCD and data[-2:] == b"\0\0":
+        return False
+    seal = data[-_SEAL:]
+    intact = (
+        len(data) >= _SEAL + 22
+        and seal.startswith(_TRAILER)
+        and data[-_SEAL - 2 : -_SEAL] == _SEAL.to_bytes(2, "little")
+    )
+    if not intact or hashlib.sha256(data[:-_SEAL]).hexdigest().encode() != seal[len(_TRAILER) :]:
+        raise ProfileError(
+            f"{path} is not an intact driftd profile: its bytes do not match its checksum "
+            "(corrupted or truncated); rebuild it with `driftd reference build`"
+        )
+    return True
+
+
 # Bounds checked from the file's own headers before anything is allocated.
 MAX_FILE_BYTES = 2 << 30
 MAX_ARRAY_BYTES = 1 << 30
@@ -106,12 +150,10 @@ MAX_EXPANSION = 200  # uncompressed / compressed size of one member: more is a z
 _DTYPES = {"<f8", "<i8", "|u1"}
 
 
-def _inspect(path: Path) -> None:
+def _inspect(path: Path, data: bytes) -> None:
     """Refuse a file whose zip directory or array headers promise what it cannot hold."""
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise ProfileError(f"{path} is larger than {MAX_FILE_BYTES >> 30} GiB: not a profile")
     total = 0
-    with zipfile.ZipFile(path) as archive:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for info in archive.infolist():
             name = info.filename
             if not name.endswith(".npy") or info.file_size > MAX_ARRAY_BYTES:
@@ -149,8 +191,18 @@ def load_profile(path: str | Path) -> Profile:
             f"reference profile {path} does not exist (build one with `driftd reference build`)"
         )
     try:
-        _inspect(path)
-        with np.load(path, allow_pickle=False) as data:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ProfileError(f"{path} is larger than {MAX_FILE_BYTES >> 30} GiB: not a profile")
+        # Read once: the digest, the inspection and the parse all see the same bytes.
+        raw = path.read_bytes()
+        if not _unsealed(path, raw):
+            log.warning(
+                "%s has no file checksum (written by an older driftd); rebuild it with "
+                "`driftd reference build` so corruption is caught before parsing",
+                path,
+            )
+        _inspect(path, raw)
+        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
     except ProfileError:
         raise

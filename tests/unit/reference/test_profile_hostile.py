@@ -92,3 +92,41 @@ def test_a_valid_checksum_over_malformed_summaries_is_still_refused(tmp_path: Pa
     path = save_profile(bad, tmp_path / "bad.profile")  # a correct checksum over bad data
     with pytest.raises(ProfileError, match="numeric summary of 'age' is malformed"):
         load_profile(path)
+
+
+def test_any_flipped_byte_is_refused_by_the_file_checksum_before_parsing(tmp_path: Path) -> None:
+    raw = PROFILE.read_bytes()
+    rng = random.Random(12)
+    # The zip directory and the trailer (the last 600 bytes) whole, a sample of the rest.
+    positions = set(range(len(raw) - 600, len(raw))) | set(rng.sample(range(len(raw)), 600))
+    path = tmp_path / "flipped.profile"
+    for pos in sorted(positions):
+        data = bytearray(raw)
+        data[pos] ^= 0x01
+        path.write_bytes(bytes(data))
+        with pytest.raises(ProfileError, match="do not match its checksum"):
+            load_profile(path)
+
+
+def test_a_truncated_profile_is_one_clear_error(tmp_path: Path) -> None:
+    raw = PROFILE.read_bytes()
+    path = tmp_path / "truncated.profile"
+    for keep in (0, 10, len(raw) // 2, len(raw) - 40, len(raw) - 1):
+        path.write_bytes(raw[:keep])
+        with pytest.raises(ProfileError, match=r"checksum|not a readable"):
+            load_profile(path)
+
+
+def test_a_profile_from_before_the_file_checksum_loads_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from driftd.reference import io as profile_io
+
+    raw = PROFILE.read_bytes()
+    legacy = raw[: -profile_io._SEAL - 2] + b"\0\0"  # the same zip without its comment
+    path = tmp_path / "legacy.profile"
+    path.write_bytes(legacy)
+    with caplog.at_level("WARNING"):
+        profile = load_profile(path)
+    assert profile.rows == load_profile(PROFILE).rows
+    assert "has no file checksum" in caplog.text

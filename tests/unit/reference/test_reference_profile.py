@@ -135,8 +135,8 @@ def test_type_override_and_exclusion(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda p: p.write_bytes(b"garbage"), "not a readable driftd profile"),
-        (lambda p: p.write_bytes(p.read_bytes()[:1000]), "not a readable driftd profile"),
+        (lambda p: p.write_bytes(b"garbage"), "do not match its checksum"),
+        (lambda p: p.write_bytes(p.read_bytes()[:1000]), "do not match its checksum"),
         (lambda p: p.unlink(), "does not exist"),
     ],
 )
