@@ -60,6 +60,7 @@ from driftd.producing import ProduceError
 from driftd.rebalance import hand_over
 from driftd.sources.base import Partition, RecordLike, Source
 from driftd.systemd import Notifier
+from driftd.timeunits import UnitCheck
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ class Daemon:
         # write is reading its state.
         self._writer: Deadlined[Path] = Deadlined("checkpoint write")
         self._status: dict[str, Any] = {}
+        self._units = UnitCheck(metrics.timestamp_unit_suspected)
         self._status_at = -1e18
 
     def _decoders(
@@ -283,7 +285,10 @@ class Daemon:
         now = self._clock()
         if force or now - self._status_at >= 1.0:
             # Built on the loop thread; the HTTP thread only reads the finished dict.
-            self._status = self.processor.status()
+            status = self.processor.status()
+            if suspected := self._units.suspected():
+                status["suspected_timestamp_units"] = suspected
+            self._status = status
             self._status_at = now
 
     def run_once(self) -> int:
@@ -364,6 +369,7 @@ class Daemon:
         decoder: StreamDecoder,
     ) -> None:
         decoded = decoder.decode(values)
+        self._units.observe(stream.name, decoder)
         refused = self.processor.check(stream, decoded)
         if refused:
             gone = {r.index for r in refused}

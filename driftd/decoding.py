@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,14 @@ class Rejected:
 
     index: int
     error: DecodeError
+
+    def __post_init__(self) -> None:
+        # An exception caught in a loop keeps its traceback, whose frames hold the whole
+        # batch (every record of it): a reference cycle only the rare full GC collects.
+        # With a few bad records per batch that kept every batch alive (RSS 360 -> 770 MB
+        # over 1.2 M records). The reason and detail are all a rejection needs.
+        self.error.__traceback__ = None
+        self.error.__cause__ = self.error.__context__ = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +131,10 @@ class StreamDecoder:
         self._timestamp_unit = stream.timestamp_unit
         self._max_future = stream.timestamp_max_future
         self._clock = clock
+        # Running totals for driftd.timeunits: event times checked, and of those out of
+        # range, how many would be in range read in another unit.
+        self.times_checked = 0
+        self.looks_like: Counter[str] = Counter()
 
     def decode(self, values: Sequence[bytes | None]) -> DecodedBatch:
         """Decode a batch of record values; bad records are returned in ``rejected``."""
@@ -201,28 +214,30 @@ class StreamDecoder:
         if not timestamps.size:
             return
         high = self._clock() + self._max_future
+        self.times_checked += int(np.isfinite(timestamps).sum())
         with np.errstate(invalid="ignore"):
             bad = (timestamps < EARLIEST) | (timestamps > high)
         for j in np.flatnonzero(bad).tolist():
             if index[j] < 0:
                 continue
-            rejected.append(
-                Rejected(
-                    index[j],
-                    DecodeError("timestamp_out_of_range", self._why(float(timestamps[j]), high)),
-                )
-            )
+            t = float(timestamps[j])
+            message = f"event time {t:.6g} s is outside [2000-01-01, now + max future]"
+            other = self._other_unit(t, high)
+            if other is not None:
+                self.looks_like[other] += 1
+                message += f"; it looks like {other}, not {self._timestamp_unit} (timestamp_unit)"
+            rejected.append(Rejected(index[j], DecodeError("timestamp_out_of_range", message)))
             index[j] = -1
 
-    def _why(self, t: float, high: float) -> str:
+    def _other_unit(self, t: float, high: float) -> str | None:
+        """The unit in which event time ``t`` (seconds, as read) would be plausible."""
         unit = self._timestamp_unit
-        message = f"event time {t:.6g} s is outside [2000-01-01, now + max future]"
+        if unit not in _SCALE:
+            return None
         for other, scale in _SCALE.items():
-            if other != unit and unit in _SCALE:
-                guess = t / _SCALE[unit] * scale
-                if EARLIEST <= guess <= high:
-                    return f"{message}; it looks like {other}, not {unit} (timestamp_unit)"
-        return message
+            if other != unit and EARLIEST <= t / _SCALE[unit] * scale <= high:
+                return other
+        return None
 
     def _decode_one(self, value: bytes | None) -> Any:
         if value is None:

@@ -20,6 +20,7 @@ class Metrics:
     records_rejected: Counter
     events_decoded: Counter
     last_event_timestamp: Gauge
+    timestamp_unit_suspected: Gauge
     poll_batches: Counter
     batch_duration: Histogram
     commits: Counter
@@ -68,6 +69,12 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "driftd_last_event_timestamp_seconds",
             "Event time of the newest event seen, per stream",
             ["stream"],
+            registry=registry,
+        ),
+        timestamp_unit_suspected=Gauge(
+            "driftd_timestamp_unit_suspected",
+            "Share of a stream's recent event times plausible only in another unit (0: none)",
+            ["stream", "unit"],
             registry=registry,
         ),
         poll_batches=Counter(

@@ -436,3 +436,78 @@ def test_a_reload_keeps_the_state_of_unchanged_monitors_and_resets_changed_ones(
     changed = MonitoringProcessor(changed_cfg, load_profiles(changed_cfg), [collect])
     assert changed.carry_over(old) == []
     assert changed.monitors[0].status() == {}  # a changed window starts empty
+
+
+def test_rejected_records_leave_no_reference_cycles_holding_their_batch() -> None:
+    import gc
+    from collections import Counter
+
+    cfg = _config("{type: count, size: 100}")
+    values = _values(2000)
+    for i in range(0, 2000, 50):  # 2 % garbage: a rejection in every batch
+        values[i] = b'{"request_id": "x", "ts": nope'
+    batches = [values[lo : lo + 100] for lo in range(0, 2000, 100)]
+    gc.collect()
+    gc.disable()
+    try:
+        daemon, source, _, _ = _daemon(cfg, batches, dead_letters=DeadLetterBox())
+        _drain(daemon, source)
+        del daemon, source
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        garbage = Counter(type(o).__name__ for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    # Before the fix each batch with a rejection stayed alive in an exception-frame cycle
+    # until a full collection (which the daemon's GC thresholds make rare).
+    assert garbage["DecodeError"] == 0 and garbage["frame"] == 0, garbage.most_common(8)
+
+
+def test_a_whole_stream_in_microseconds_is_reported_with_the_unit_to_set(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cfg = _config("{type: count, size: 100}")
+    good = [json.loads(v) for v in _values(3000)]
+    micro = [json.dumps({**e, "ts": e["ts"] * 1000}).encode() for e in good[:2000]]
+    right = [json.dumps(e).encode() for e in good[2000:]]
+    box = DeadLetterBox()
+    daemon, source, _, _ = _daemon(
+        cfg, [micro[lo : lo + 250] for lo in range(0, 2000, 250)], dead_letters=box
+    )
+    with caplog.at_level("WARNING"):
+        _drain(daemon, source)
+    assert len(box.acked) == 2000  # every one dead-lettered, as before
+    warnings = [r.getMessage() for r in caplog.records if "look like" in r.getMessage()]
+    assert len(warnings) == 1, warnings  # once, not per span or per record
+    assert "100% of the last 1000 event times look like us, not ms" in warnings[0]
+    assert "timestamp_unit: us" in warnings[0]
+    gauge = daemon.metrics.registry.get_sample_value
+    assert gauge("driftd_timestamp_unit_suspected", {"stream": "p", "unit": "us"}) == 1.0
+    assert daemon.status()["suspected_timestamp_units"] == {"p": "us"}
+
+    # The producer is fixed: the next span looks right, the gauge goes back to 0.
+    more = IterSource.of([right], "t", lambda a, r: None)
+    daemon._source = more
+    daemon.run(until=lambda: more.exhausted)
+    assert gauge("driftd_timestamp_unit_suspected", {"stream": "p", "unit": "us"}) == 0.0
+    assert "suspected_timestamp_units" not in daemon.status()
+
+
+def test_a_few_bad_times_in_a_good_stream_are_not_a_unit_mismatch() -> None:
+    cfg = _config("{type: count, size: 100}")
+    good = [json.loads(v) for v in _values(3000)]
+    values = [
+        json.dumps({**e, "ts": e["ts"] * 1000} if i % 20 == 0 else e).encode()
+        for i, e in enumerate(good)
+    ]
+    daemon, source, _, _ = _daemon(cfg, [values[lo : lo + 500] for lo in range(0, 3000, 500)])
+    _drain(daemon, source)
+    assert (
+        daemon.metrics.registry.get_sample_value(
+            "driftd_timestamp_unit_suspected", {"stream": "p", "unit": "us"}
+        )
+        is None
+    )
+    assert "suspected_timestamp_units" not in daemon.status()
