@@ -72,6 +72,26 @@ class DecodedBatch:
     def __len__(self) -> int:
         return len(self.index)
 
+    def data_rows(self) -> np.ndarray:
+        """Rows that are data events: not label-only records (an id and a label, no features
+        and no prediction), which a stream carrying both predictions and labels also holds."""
+        if self.labels.count(None) == len(self.labels):
+            return np.arange(len(self.index))
+        label_only = [
+            y is not None and p is None and all(col[j] is None for col in self.features.values())
+            for j, (y, p) in enumerate(zip(self.labels, self.predictions, strict=True))
+        ]
+        return np.flatnonzero(~np.asarray(label_only, dtype=bool))
+
+    def of_model(self, model: str | None, *, strict: bool = True) -> np.ndarray:
+        """Rows of ``model`` (every row when None); with ``strict=False`` rows that name no
+        model count too (a label record often carries only the id)."""
+        if model is None:
+            return np.arange(len(self.index))
+        return np.flatnonzero(
+            [m == model or (not strict and m is None) for m in self.models]
+        ).astype(np.int64)
+
     def take(self, rows: Sequence[int] | np.ndarray) -> DecodedBatch:
         """The events at ``rows`` (positions in this batch), in that order; no rejects."""
         pick = [int(r) for r in rows]

@@ -80,10 +80,14 @@ class Monitor:
             return 0
         select: np.ndarray | None = None
         if self.cfg.model is not None:
-            model = self.cfg.model
-            select = np.flatnonzero(np.fromiter((m == model for m in batch.models), bool, n))
-            if select.size == 0:
-                return 0
+            select = batch.of_model(self.cfg.model)
+        data = batch.data_rows()
+        if data.size != n:
+            # Label-only records (one stream carrying predictions and labels) are not data
+            # events: counted, they would halve every window and read as missing features.
+            select = data if select is None else np.intersect1d(select, data, assume_unique=True)
+        if select is not None and select.size == 0:
+            return 0
         groups = self._segmenter.split(batch.segments, n)
         taken = 0
         for key, group in groups.items():

@@ -154,7 +154,7 @@ class MonitoringProcessor:
                     self.fed.setdefault(monitor.name, set()).add(partition)
             concept = self.concepts.get(monitor.name)
             if concept is not None:
-                verdicts = _feed_concept(concept, stream, batch)
+                verdicts = _feed_concept(concept, stream, batch, monitor.cfg.model)
                 if verdicts:
                     self._publish(verdicts)
 
@@ -175,6 +175,8 @@ class MonitoringProcessor:
             if concept is None:
                 continue
             regression = concept.config.task != "classification"
+            # Another model's records are not this monitor's to refuse.
+            mine = set(batch.of_model(monitor.cfg.model, strict=False).tolist())
             columns = [("id", batch.ids, None)]
             if fields.prediction is not None:
                 columns.append(("prediction", batch.predictions, regression))
@@ -182,7 +184,7 @@ class MonitoringProcessor:
                 columns.append(("label", batch.labels, regression))
             for role, values, numeric in columns:
                 for j, value in enumerate(values):
-                    if value is None or j in bad or type(value) is str:
+                    if value is None or j in bad or type(value) is str or j not in mine:
                         continue
                     problem = (
                         id_problem(value)
@@ -326,16 +328,20 @@ def _check_mapped(monitor: Monitor, streams: list[StreamConfig]) -> None:
 
 
 def _feed_concept(
-    concept: ConceptMonitor, stream: StreamConfig, batch: DecodedBatch
+    concept: ConceptMonitor, stream: StreamConfig, batch: DecodedBatch, model: str | None
 ) -> list[Verdict]:
-    """Predictions wait in the join; labels complete pairs (one stream may carry both)."""
+    """Predictions wait in the join; labels complete pairs (one stream may carry both).
+
+    The monitor's ``model`` filter applies here as to the data windows: predictions of other
+    models never enter the join, and labels that name another model are not this monitor's.
+    """
     verdicts: list[Verdict] = []
     fields = stream.fields
     if fields.prediction is not None:
         rows = [
             i
-            for i, (k, p) in enumerate(zip(batch.ids, batch.predictions, strict=True))
-            if k is not None and p is not None
+            for i in batch.of_model(model).tolist()
+            if batch.ids[i] is not None and batch.predictions[i] is not None
         ]
         if rows:
             ids = [batch.ids[i] for i in rows]
@@ -345,8 +351,8 @@ def _feed_concept(
     if fields.label is not None:
         rows = [
             i
-            for i, (k, y) in enumerate(zip(batch.ids, batch.labels, strict=True))
-            if k is not None and y is not None
+            for i in batch.of_model(model, strict=False).tolist()
+            if batch.ids[i] is not None and batch.labels[i] is not None
         ]
         if rows:
             verdicts += concept.observe_labels(
