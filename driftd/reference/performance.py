@@ -43,7 +43,10 @@ def reference_performance(
     scores = None
     if all(_is_number(p) for p in ps) and len(distinct) <= 2:
         raw = np.asarray(ps, dtype=np.float64)
-        if raw.min() >= 0.0 and raw.max() <= 1.0 and len({float(v) for v in ps}) > 2:
+        # Scores in [0, 1], however few distinct values: a perfect model's 0.1 / 0.9 are
+        # scores too (read as class names they matched no label and gave accuracy 0), and
+        # hard 0 / 1 predictions give the same classes either way.
+        if raw.min() >= 0.0 and raw.max() <= 1.0:
             scores = raw
     y_text = np.asarray([_label_text(v) for v in ys])
     if scores is not None:

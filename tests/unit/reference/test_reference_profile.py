@@ -203,3 +203,28 @@ def test_cli_build_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 def test_missing_label_column_is_a_clear_error() -> None:
     with pytest.raises(ProfileError, match="label column 'y' not found"):
         build_profile(CSV, BuildOptions(label="y"))
+
+
+@pytest.mark.parametrize(
+    ("scores", "accuracy"),
+    [
+        ([0.1, 0.9, 0.9, 0.1], 1.0),  # a perfect model with two score values
+        ([0.9, 0.1, 0.9, 0.1], 0.5),  # the same values, half wrong
+        ([0.7, 0.7, 0.7, 0.7], 0.5),  # constant: every row "positive"
+        ([0, 1, 1, 0], 1.0),  # hard 0/1 predictions read the same as scores
+        ([0.5, 0.5, 0.49, 0.49], 0.5),  # at the threshold: exactly 0.5 is class 1
+    ],
+)
+def test_reference_accuracy_is_right_for_any_score_column(
+    scores: list[float], accuracy: float
+) -> None:
+    from driftd.reference.performance import reference_performance
+
+    task, metrics = reference_performance([0, 1, 1, 0], scores)
+    assert task == "classification"
+    assert metrics["accuracy"] == accuracy
+    # AUC by ranks, ties given half credit, agrees with scikit-learn's definition.
+    positives = [s for s, y in zip(scores, [0, 1, 1, 0], strict=True) if y == 1]
+    negatives = [s for s, y in zip(scores, [0, 1, 1, 0], strict=True) if y == 0]
+    pairs = [(p > n) + 0.5 * (p == n) for p in positives for n in negatives]
+    assert metrics["auc"] == pytest.approx(sum(pairs) / len(pairs))
