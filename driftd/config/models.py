@@ -210,7 +210,9 @@ class CalibratedThreshold(Section):
     type: Literal["calibrated"]
     windows_between_false_alarms: float = Field(default=1000.0, ge=1)
     family_correction: Literal["sidak", "bonferroni", "none"] = "sidak"
+    # Wasserstein's bootstrap; histogram statistics are simulated, up to max_draws per size.
     bootstrap_samples: int = Field(default=400, ge=50, le=100_000)
+    max_draws: int = Field(default=500_000, ge=20_000, le=50_000_000)
     seed: int = 0
     min_effect: float | None = Field(default=None, ge=0)
 

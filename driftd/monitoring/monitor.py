@@ -20,6 +20,7 @@ import numpy as np
 from driftd.config.models import CountWindow, MonitorConfig
 from driftd.decoding import DecodedBatch
 from driftd.monitoring.evaluate import evaluate
+from driftd.monitoring.nulls import TailCache
 from driftd.monitoring.segment import Segment, SegmentState
 from driftd.monitoring.segments import Segmenter
 from driftd.monitoring.spec import MonitorSpec
@@ -38,12 +39,13 @@ class Monitor:
         emit: Callable[[list[Verdict]], None],
         *,
         predictions_mapped: bool = True,
+        cache: TailCache | None = None,
     ) -> None:
         self.cfg = cfg
         self.name = cfg.name
         self.profile = profile
         self._emit = emit
-        self.spec = MonitorSpec(cfg, profile, predictions_mapped=predictions_mapped)
+        self.spec = MonitorSpec(cfg, profile, predictions_mapped=predictions_mapped, cache=cache)
         self.features = self.spec.features
         self.prediction = self.spec.prediction
         self.min_samples = self.spec.min_samples
@@ -143,10 +145,13 @@ class Monitor:
     # -- life cycle -----------------------------------------------------------------------
 
     def warm_up(self) -> None:
-        """Calibrate null models at the configured window size (count windows)."""
+        """Calibrate every limit at the configured window size (count windows) for the
+        family as it stands, so the first window costs no simulation."""
         if isinstance(self.cfg.window, CountWindow):
-            for s in self.spec.statistics:
-                s.stat.null.quantile(self.cfg.window.size, 0.01)
+            probe = self._new_segment()
+            probe.set_family_size(len(self.spec.statistics) * max(1, len(self._segments)))
+            for test in probe.tests:
+                test.threshold.limit(self.cfg.window.size)
 
     def flush(self) -> None:
         """Close open tumbling windows (on shutdown or replay end)."""

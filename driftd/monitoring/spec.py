@@ -21,7 +21,8 @@ from driftd.config.models import (
 )
 from driftd.errors import ConfigError
 from driftd.monitoring.columns import CategoricalColumn, NumericColumn
-from driftd.monitoring.statistics import FeatureStatistic, build_statistic
+from driftd.monitoring.nulls import TailCache
+from driftd.monitoring.statistics import FeatureStatistic, NullSettings, build_statistic
 from driftd.monitoring.thresholds import AdaptiveLimit, CalibratedLimit, StaticLimit, Threshold
 from driftd.reference.profile import FeatureProfile, Profile
 
@@ -41,8 +42,16 @@ class StatisticSpec:
 class MonitorSpec:
     """Features, columns, statistics and threshold policies of one monitor."""
 
-    def __init__(self, cfg: MonitorConfig, profile: Profile, *, predictions_mapped: bool) -> None:
+    def __init__(
+        self,
+        cfg: MonitorConfig,
+        profile: Profile,
+        *,
+        predictions_mapped: bool,
+        cache: TailCache | None = None,
+    ) -> None:
         self.cfg = cfg
+        self._cache = cache
         self.name = cfg.name
         self.features: list[FeatureProfile] = [
             profile.feature(n) for n in _select_features(cfg, profile)
@@ -74,12 +83,12 @@ class MonitorSpec:
         for j, feat in enumerate(self.numeric):
             kind = "prediction" if feat is self.prediction else "data"
             for name in self.cfg.statistics.numeric:
-                stat = build_statistic(feat, name, self._bootstrap(feat.name, name))
+                stat = build_statistic(feat, name, self._null_settings(feat.name, name))
                 out.append(StatisticSpec(stat, j, None, kind))
         for j, feat in enumerate(self.categorical):
             kind = "prediction" if feat is self.prediction else "data"
             for name in self.cfg.statistics.categorical:
-                stat = build_statistic(feat, name, self._bootstrap(feat.name, name))
+                stat = build_statistic(feat, name, self._null_settings(feat.name, name))
                 out.append(StatisticSpec(stat, None, j, kind))
         return out
 
@@ -115,12 +124,16 @@ class MonitorSpec:
             or (th.default)
         )
 
-    def _bootstrap(self, feature: str, statistic: str) -> tuple[int, int]:
+    def _null_settings(self, feature: str, statistic: str) -> NullSettings:
         cfg = self._threshold_cfg(feature, statistic)
         base = cfg.base if isinstance(cfg, AdaptiveThreshold) else cfg
+        # A full count window is the common size: calibrated exactly, not on the size grid.
+        anchors = (self.cfg.window.size,) if isinstance(self.cfg.window, CountWindow) else ()
         if isinstance(base, CalibratedThreshold):
-            return base.bootstrap_samples, base.seed
-        return 400, 0
+            return NullSettings(
+                base.bootstrap_samples, base.seed, base.max_draws, anchors, self._cache
+            )
+        return NullSettings(anchors=anchors, cache=self._cache)
 
     def threshold(self, stat: FeatureStatistic) -> Threshold:
         """A fresh threshold policy for one statistic of one segment."""

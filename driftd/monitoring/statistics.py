@@ -15,11 +15,23 @@ import numpy as np
 import detectors
 from detectors import Score
 from driftd.errors import ConfigError
-from driftd.monitoring.nulls import BootstrapNull, KSNull, NullModel
+from driftd.monitoring.nulls import BootstrapNull, KSNull, NullModel, SimulatedNull, TailCache
 from driftd.reference.profile import OTHER, FeatureProfile
 
 # Distances are fitted as squares (they behave like the root of a chi-square); divergences as is.
 _POWER = {"psi": 1.0, "js": 2.0, "linf": 2.0, "wasserstein": 2.0}
+
+
+@dataclass(frozen=True)
+class NullSettings:
+    """How null distributions are made: simulated draws (histogram statistics), bootstrap
+    samples (Wasserstein), the seed, sizes calibrated exactly, and where tails persist."""
+
+    bootstrap_samples: int = 400
+    seed: int = 0
+    max_draws: int = 500_000
+    anchors: tuple[int, ...] = ()
+    cache: TailCache | None = None
 
 
 @dataclass(frozen=True)
@@ -44,33 +56,27 @@ class FeatureStatistic:
 
 
 def build_statistic(
-    feat: FeatureProfile, name: str, bootstrap: tuple[int, int]
+    feat: FeatureProfile, name: str, settings: NullSettings | None = None
 ) -> FeatureStatistic:
-    """The detector ``name`` for feature ``feat``; ``bootstrap`` is (samples, seed)."""
-    samples, seed = bootstrap
+    """The detector ``name`` for feature ``feat``, its null made as ``settings`` say."""
+    settings = settings or NullSettings()
     if feat.numeric is not None:
-        return _numeric(feat, name, samples, seed)
+        return _numeric(feat, name, settings)
     if feat.categorical is not None:
-        return _categorical(feat, name, samples, seed)
+        return _categorical(feat, name, settings)
     raise ConfigError(f"feature {feat.name!r} has no summary in the profile")
 
 
-def _multinomial_null(
-    counts: np.ndarray,
-    stat: Callable[[np.ndarray, np.ndarray], float],
-    name: str,
-    samples: int,
-    seed: int,
-) -> BootstrapNull:
-    total = int(counts.sum())
-    p = counts / total
-
-    def draw(rng: np.random.Generator, n: int) -> float:
-        reference = rng.multinomial(total, p)
-        window = rng.multinomial(n, p)
-        return stat(reference, window)
-
-    return BootstrapNull(draw, samples, seed, _POWER[name])
+def _multinomial_null(counts: np.ndarray, name: str, settings: NullSettings) -> SimulatedNull:
+    return SimulatedNull(
+        counts,
+        name,
+        power=_POWER[name],
+        seed=settings.seed,
+        max_draws=settings.max_draws,
+        anchors=settings.anchors,
+        cache=settings.cache,
+    )
 
 
 def _bin_names(edges: np.ndarray) -> tuple[str, ...]:
@@ -78,7 +84,7 @@ def _bin_names(edges: np.ndarray) -> tuple[str, ...]:
     return tuple(f"[{lo}, {hi})" for lo, hi in pairwise(bounds))
 
 
-def _numeric(feat: FeatureProfile, name: str, samples: int, seed: int) -> FeatureStatistic:
+def _numeric(feat: FeatureProfile, name: str, settings: NullSettings) -> FeatureStatistic:
     num = feat.numeric
     assert num is not None
     if name == "ks":
@@ -86,11 +92,11 @@ def _numeric(feat: FeatureProfile, name: str, samples: int, seed: int) -> Featur
         return FeatureStatistic(feat.name, name, ks.score, KSNull(num.sample.size))
     if name == "psi":
         det = detectors.PSI.from_counts(num.edges, num.counts)
-        null = _multinomial_null(num.counts, detectors.psi, name, samples, seed)
+        null = _multinomial_null(num.counts, name, settings)
         return FeatureStatistic(feat.name, name, det.score, null, _bin_names(num.edges))
     if name == "js":
         js = detectors.JS.from_counts(num.edges, num.counts)
-        null = _multinomial_null(num.counts, detectors.js_distance, name, samples, seed)
+        null = _multinomial_null(num.counts, name, settings)
         return FeatureStatistic(feat.name, name, js.score, null, _bin_names(num.edges))
     if name == "wasserstein":
         w1 = detectors.Wasserstein(num.sample)
@@ -102,9 +108,8 @@ def _numeric(feat: FeatureProfile, name: str, samples: int, seed: int) -> Featur
             window = rng.choice(sample, n)
             return detectors.wasserstein_distance(reference, window) / scale
 
-        return FeatureStatistic(
-            feat.name, name, w1.score, BootstrapNull(draw, samples, seed, _POWER[name])
-        )
+        null = BootstrapNull(draw, settings.bootstrap_samples, settings.seed, _POWER[name])
+        return FeatureStatistic(feat.name, name, w1.score, null)
     raise ConfigError(f"statistic {name!r} does not apply to numeric feature {feat.name!r}")
 
 
@@ -120,24 +125,21 @@ class _CategoricalJS:
         return Score(detectors.js_distance(self.counts, window))
 
 
-def _categorical(feat: FeatureProfile, name: str, samples: int, seed: int) -> FeatureStatistic:
+def _categorical(feat: FeatureProfile, name: str, settings: NullSettings) -> FeatureStatistic:
     cat = feat.categorical
     assert cat is not None
     labels = (*cat.domain, OTHER)
     if name == "linf":
         det = detectors.LInf.from_counts(cat.counts, labels=labels)
-
-        def linf(r: np.ndarray, w: np.ndarray) -> float:
-            return detectors.linf_distance(r, w).distance
-
-        null = _multinomial_null(cat.counts, linf, name, samples, seed)
-        return FeatureStatistic(feat.name, name, det.score, null)
+        return FeatureStatistic(
+            feat.name, name, det.score, _multinomial_null(cat.counts, name, settings)
+        )
     if name == "psi":
         cpsi = detectors.CategoricalPSI.from_counts(cat.counts, labels=labels)
-        null = _multinomial_null(cat.counts, detectors.psi, name, samples, seed)
+        null = _multinomial_null(cat.counts, name, settings)
         return FeatureStatistic(feat.name, name, cpsi.score, null)
     if name == "js":
         cjs = _CategoricalJS(cat.counts, labels)
-        null = _multinomial_null(cat.counts, detectors.js_distance, name, samples, seed)
+        null = _multinomial_null(cat.counts, name, settings)
         return FeatureStatistic(feat.name, name, cjs.score, null)
     raise ConfigError(f"statistic {name!r} does not apply to categorical feature {feat.name!r}")
