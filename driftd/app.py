@@ -19,6 +19,7 @@ from driftd.dropped import DroppedEvents
 from driftd.handover import Handover
 from driftd.health import Health
 from driftd.http import HttpServer
+from driftd.malloc import fix_mmap_threshold
 from driftd.metrics import build_metrics
 from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
 from driftd.monitoring.sinks import (
@@ -208,6 +209,7 @@ class Runtime:
     def run(self) -> int:
         """Serve HTTP, deliver alerts and run the loop until stopped; then clean up."""
         tune_gc()
+        fix_mmap_threshold()
         self.http.start()
         if self.alerting is not None:
             self.alerting.start()

@@ -121,22 +121,34 @@ class AdwinConfig(_Detector):
 
 
 class PageHinkleyConfig(_Detector):
-    """river ``drift.PageHinkley`` on the error; ``mode: up`` alarms on rising error only."""
+    """river ``drift.PageHinkley`` on the error; ``mode: up`` alarms on rising error only.
+
+    Defaults differ from river's (``alpha`` 0.9999, ``delta`` 0.005): with a forgetting factor
+    the running minimum goes stale and the faded sum wanders back over it, 0.9-5.7 false alarms
+    per 100,000 stationary 0/1 errors; ``alpha`` 1 and ``delta`` 0.01 give 0-0.6 and still find
+    a 0.10 -> 0.20 error jump in a median 531 events (bench/concept_defaults.py).
+    """
 
     type: Literal["page_hinkley"]
     error: ErrorSignal | None = None
     min_instances: int = Field(30, ge=1)
-    delta: float = Field(0.005, ge=0)
+    delta: float = Field(0.01, ge=0)
     threshold: float = Field(50.0, gt=0)
-    alpha: float = Field(1 - 0.0001, gt=0, le=1)
+    alpha: float = Field(1.0, gt=0, le=1)
     mode: Literal["up", "down", "both"] = "up"
 
 
 class DDMConfig(_Detector):
-    """river ``drift.binary.DDM`` on the 0/1 loss."""
+    """river ``drift.binary.DDM`` on the 0/1 loss.
+
+    ``warm_start`` 1000 (river: 30): after 30 events a lucky error-free stretch fixes the
+    minimum the test compares with too low (at 5 % error, 31 clean events happen one time in
+    five), giving misses and false alarms; with 1000 at most 0.6 per 100,000 and every
+    0.10 -> 0.20 jump found within 5,000 events (bench/concept_defaults.py).
+    """
 
     type: Literal["ddm"]
-    warm_start: int = Field(30, ge=1)
+    warm_start: int = Field(1000, ge=1)
     warning_threshold: float = Field(2.0, gt=0)
     drift_threshold: float = Field(3.0, gt=0)
 
@@ -148,10 +160,15 @@ class DDMConfig(_Detector):
 
 
 class EDDMConfig(_Detector):
-    """river ``drift.binary.EDDM`` on the 0/1 loss."""
+    """river ``drift.binary.EDDM`` on the 0/1 loss.
+
+    ``warm_start`` 1000 (river: 30): river's default raised 20-89 false alarms per 100,000
+    stationary events, 1000 gives 0.1-1.6. EDDM stays slow on small changes and slows with
+    history; prefer adwin or hddm_w (bench/concept_defaults.py).
+    """
 
     type: Literal["eddm"]
-    warm_start: int = Field(30, ge=1)
+    warm_start: int = Field(1000, ge=1)
     alpha: float = Field(0.95, gt=0, lt=1)
     beta: float = Field(0.9, gt=0, lt=1)
 
@@ -172,12 +189,19 @@ class HDDMAConfig(_Detector):
 
 
 class HDDMWConfig(_Detector):
-    """river ``drift.binary.HDDMW`` on the 0/1 loss."""
+    """river ``drift.binary.HDDMW`` on the 0/1 loss.
+
+    ``lambda_val`` 0.002 (river: 0.05): at 0.05 the weighted mean spans about 40 events, its
+    bound is about 0.4 in error rate, so it misses 0.03-0.10 rises and still alarms 40 times
+    per 100,000 at 30 % error; 0.002 gives 0-0.2 false alarms up to 15 % error (2.2 at 30 %)
+    and catches a 0.10 -> 0.20 jump in a median 488 events (bench/concept_defaults.py; 0.001
+    halves the false alarms at 30 % error but reacts to large jumps twice as slowly).
+    """
 
     type: Literal["hddm_w"]
     drift_confidence: float = Field(0.001, gt=0, lt=1)
     warning_confidence: float = Field(0.005, gt=0, lt=1)
-    lambda_val: float = Field(0.05, gt=0, le=1)
+    lambda_val: float = Field(0.002, gt=0, le=1)
     two_sided_test: bool = False
 
 
