@@ -163,7 +163,10 @@ class DirectoryTailCache:
         tmp = path.with_suffix(".tmp")
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(doc))
+            # Owner only, like the rest of state.dir: the tails derive from the reference.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(doc))
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("calibration cache %s not written: %s", path, exc)

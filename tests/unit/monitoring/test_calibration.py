@@ -12,6 +12,8 @@ family size.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -49,3 +51,22 @@ def test_the_false_alarm_rate_is_the_target(statistic: str, truth: np.ndarray, n
     # 731 is off the simulated grid: interpolated between 724 and 1024.
     message = f"{alarms} false alarms in {total}, target {alpha * total:.0f}"
     assert 0.7 * alpha * total <= alarms <= high, message
+
+
+def test_simulated_tails_persist_owner_only_and_are_reused(tmp_path: Path) -> None:
+    from driftd.monitoring import nulls
+
+    counts = np.array([500.0, 300.0, 150.0, 50.0])
+    cache = nulls.DirectoryTailCache(tmp_path / "calibration")
+    first = SimulatedNull(counts, "linf", power=2.0, seed=5, cache=cache)
+    limit = first.quantile(1000, 1e-3)
+    [stored] = list((tmp_path / "calibration").iterdir())
+    assert stored.stat().st_mode & 0o777 == 0o600
+    nulls._MEMO.clear()  # a new process: only the file is left
+
+    def no_simulation(*args: object) -> np.ndarray:
+        raise AssertionError("simulated again instead of reading the cache")
+
+    again = SimulatedNull(counts, "linf", power=2.0, seed=5, cache=cache)
+    again._draw = no_simulation  # type: ignore[assignment]
+    assert again.quantile(1000, 1e-3) == limit
