@@ -84,28 +84,22 @@ TARGET_EXCEEDANCES = 64
 MIN_DRAWS = 20_000
 KEEP = 4096  # largest draws kept per size: quantiles down to KEEP / draws without redrawing
 POT_K = 256  # draws the exponential tail is fitted to, below 64 / max_draws
-LEVELS = (0.5, 0.9, 0.95, 0.99)  # central quantiles kept from every draw (adaptive limits)
 
 
 @dataclass(frozen=True)
 class Tail:
-    """What one simulation at one window size leaves: its size, its largest values (sorted)
-    and a few central quantiles."""
+    """What one simulation at one window size leaves: its size and its largest values
+    (sorted)."""
 
     draws: int
     top: np.ndarray
-    levels: dict[float, float]
 
     def answers(self, alpha: float, need: int) -> bool:
         """Whether this tail has the draws ``alpha`` needs, and keeps the values it reads."""
-        if 1.0 - alpha in self.levels:
-            return True
         return self.draws >= need and math.ceil(alpha * self.draws) <= self.top.size
 
     def quantile(self, alpha: float, power: float) -> float:
         """The upper ``alpha`` quantile; extrapolated past the draws when they are too few."""
-        if 1.0 - alpha in self.levels:
-            return self.levels[1.0 - alpha]
         exceed = alpha * self.draws
         empirical = float(self.top[-max(1, math.ceil(exceed))]) if exceed >= 1 else -math.inf
         if exceed >= TARGET_EXCEEDANCES or self.top.size <= POT_K:
@@ -138,12 +132,7 @@ class DirectoryTailCache:
             doc = json.loads(path.read_text())
             return {
                 int(n): [
-                    Tail(
-                        int(t["draws"]),
-                        np.asarray(t["top"], dtype=np.float64),
-                        {float(k): float(v) for k, v in t["levels"].items()},
-                    )
-                    for t in tails
+                    Tail(int(t["draws"]), np.asarray(t["top"], dtype=np.float64)) for t in tails
                 ]
                 for n, tails in doc.items()
             }
@@ -156,7 +145,7 @@ class DirectoryTailCache:
     def store(self, key: str, tails: dict[int, list[Tail]]) -> None:
         """Write ``tails`` under ``key`` atomically."""
         doc = {
-            str(n): [{"draws": t.draws, "top": t.top.tolist(), "levels": t.levels} for t in ts]
+            str(n): [{"draws": t.draws, "top": t.top.tolist()} for t in ts]
             for n, ts in tails.items()
         }
         path = self.directory / f"{key}.json"
@@ -231,16 +220,6 @@ class SimulatedNull:
             )
         return self._quantiles[key]
 
-    def level(self, n: int, q: float) -> float:
-        """A central quantile (one of ``LEVELS``) of the null at ``n``."""
-
-        def at(size: int) -> float:
-            for have in self._tails.get(size, ()):
-                return have.levels[q]
-            return self.tail(size, 1.0 / TARGET_EXCEEDANCES).levels[q]
-
-        return self._between(n, at)
-
     def _between(self, n: int, value: Callable[[int], float]) -> float:
         if n in self.anchors:
             return value(n)
@@ -268,11 +247,7 @@ class SimulatedNull:
         )
         values = self._draw(self._p, self._total, bucket, need, self._kind, self._smoothing, seed)
         values.sort()
-        tail = Tail(
-            need,
-            values[-min(KEEP, values.size) :].copy(),
-            {q: float(np.quantile(values, q)) for q in LEVELS},
-        )
+        tail = Tail(need, values[-min(KEEP, values.size) :].copy())
         self._tails.setdefault(bucket, []).append(tail)
         if self._cache is not None:
             self._cache.store(self._key, self._tails)
