@@ -151,10 +151,10 @@ class StreamDecoder:
         self._timestamp_unit = stream.timestamp_unit
         self._max_future = stream.timestamp_max_future
         self._clock = clock
-        # Running totals for driftd.timeunits: event times checked, and of those out of
-        # range, how many would be in range read in another unit.
-        self.times_checked = 0
-        self.looks_like: Counter[str] = Counter()
+        # For driftd.timeunits, since its last take_time_counts(): event times checked, and
+        # of those out of range, how many would be in range read in another unit.
+        self._times_checked = 0
+        self._looks_like: Counter[str] = Counter()
 
     def decode(self, values: Sequence[bytes | None]) -> DecodedBatch:
         """Decode a batch of record values; bad records are returned in ``rejected``."""
@@ -234,7 +234,7 @@ class StreamDecoder:
         if not timestamps.size:
             return
         high = self._clock() + self._max_future
-        self.times_checked += int(np.isfinite(timestamps).sum())
+        self._times_checked += int(np.isfinite(timestamps).sum())
         with np.errstate(invalid="ignore"):
             bad = (timestamps < EARLIEST) | (timestamps > high)
         for j in np.flatnonzero(bad).tolist():
@@ -244,10 +244,17 @@ class StreamDecoder:
             message = f"event time {t:.6g} s is outside [2000-01-01, now + max future]"
             other = self._other_unit(t, high)
             if other is not None:
-                self.looks_like[other] += 1
+                self._looks_like[other] += 1
                 message += f"; it looks like {other}, not {self._timestamp_unit} (timestamp_unit)"
             rejected.append(Rejected(index[j], DecodeError("timestamp_out_of_range", message)))
             index[j] = -1
+
+    def take_time_counts(self) -> tuple[int, Counter[str]]:
+        """Event times checked and out-of-range ones by the unit they look like, since the
+        last call (which they are reset by)."""
+        taken = (self._times_checked, self._looks_like)
+        self._times_checked, self._looks_like = 0, Counter()
+        return taken
 
     def _other_unit(self, t: float, high: float) -> str | None:
         """The unit in which event time ``t`` (seconds, as read) would be plausible."""

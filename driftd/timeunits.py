@@ -27,13 +27,11 @@ SHARE = 0.9
 class _Span:
     checked: int = 0
     looks_like: Counter[str] = field(default_factory=Counter)
-    seen_checked: int = 0
-    seen: Counter[str] = field(default_factory=Counter)
     suspected: str | None = None
 
 
 class UnitCheck:
-    """Follows the decoders' running counts and reports a stream-wide unit mismatch."""
+    """Adds up the decoders' counts per span and reports a stream-wide unit mismatch."""
 
     def __init__(self, gauge: Gauge) -> None:
         self._gauge = gauge
@@ -46,11 +44,9 @@ class UnitCheck:
     def observe(self, stream: str, decoder: StreamDecoder) -> str | None:
         """Take what ``decoder`` counted since the last call; returns the suspected unit."""
         span = self._spans.setdefault(stream, _Span())
-        if decoder.times_checked < span.seen_checked:  # a new decoder (config reload)
-            span.seen_checked, span.seen = 0, Counter()
-        span.checked += decoder.times_checked - span.seen_checked
-        span.looks_like.update(decoder.looks_like - span.seen)
-        span.seen_checked, span.seen = decoder.times_checked, Counter(decoder.looks_like)
+        checked, looks_like = decoder.take_time_counts()
+        span.checked += checked
+        span.looks_like.update(looks_like)
         if span.checked < SPAN:
             return span.suspected
         unit, count = (span.looks_like.most_common(1) or [("", 0)])[0]
