@@ -24,32 +24,14 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors import _null_kernels as k
-from driftd.monitoring.nulls import SimulatedNull, family_alpha
+from driftd.monitoring.nulls import family_alpha
+from tests.nullwindows import KINDS, observed_false_alarms
 
 SHAPES = {
     "uneven8": np.array([0.4, 0.25, 0.15, 0.1, 0.05, 0.03, 0.015, 0.005]),
     "even10": np.full(10, 0.1),
     "long_tail30": 1.0 / np.arange(1, 31) ** 1.2 / np.sum(1.0 / np.arange(1, 31) ** 1.2),
 }
-KINDS = {"psi": (k.PSI, 1.0), "linf": (k.LINF, 2.0), "js": (k.JS, 2.0)}
-
-
-def measure(
-    truth: np.ndarray, statistic: str, alpha: float, n: int, *, references: int, windows: int
-) -> int:
-    """False alarms over ``references`` x ``windows`` null windows."""
-    kind, power = KINDS[statistic]
-    rng = np.random.default_rng([11, n, round(1 / alpha)])
-    alarms = 0
-    for _ in range(references):
-        reference = rng.multinomial(5000, truth).astype(np.float64)
-        null = SimulatedNull(reference, statistic, power=power, seed=int(rng.integers(1 << 30)))
-        limit = null.quantile(n, alpha)
-        # The window draws are vectorised; the statistic is the live kernel.
-        for window in rng.multinomial(n, truth, size=windows).astype(np.float64):
-            alarms += k.statistic(kind, reference, window, 0.5) > limit
-    return alarms
 
 
 def main() -> None:
@@ -66,8 +48,8 @@ def main() -> None:
         for shape, truth in SHAPES.items():
             for statistic in KINDS:
                 started = time.perf_counter()
-                alarms = measure(
-                    truth, statistic, alpha, 2000, references=references, windows=windows
+                alarms = observed_false_alarms(
+                    truth, statistic, alpha, 2000, references=references, windows=windows, seed=11
                 )
                 row = {
                     "name": f"false_alarms_{statistic}_{shape}",

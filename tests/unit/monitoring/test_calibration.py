@@ -18,27 +18,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from detectors import _null_kernels as k
 from driftd.monitoring.nulls import SimulatedNull
+from tests.nullwindows import observed_false_alarms
 
 UNEVEN = np.array([0.4, 0.25, 0.15, 0.1, 0.05, 0.03, 0.015, 0.005])
 EVEN = np.full(10, 0.1)
-KINDS = {"psi": (k.PSI, 1.0), "linf": (k.LINF, 2.0), "js": (k.JS, 2.0)}
-
-
-def _observed_rate(
-    truth: np.ndarray, statistic: str, alpha: float, n: int, *, references: int, windows: int
-) -> int:
-    kind, power = KINDS[statistic]
-    rng = np.random.default_rng([7, n, int(1 / alpha)])
-    alarms = 0
-    for _ in range(references):
-        reference = rng.multinomial(5000, truth).astype(np.float64)
-        null = SimulatedNull(reference, statistic, power=power, seed=int(rng.integers(1 << 30)))
-        limit = null.quantile(n, alpha)
-        for window in rng.multinomial(n, truth, size=windows).astype(np.float64):
-            alarms += k.statistic(kind, reference, window, 0.5) > limit
-    return alarms
 
 
 @pytest.mark.parametrize("statistic", ["psi", "linf", "js"])
@@ -46,7 +30,9 @@ def _observed_rate(
 def test_the_false_alarm_rate_is_the_target(statistic: str, truth: np.ndarray, n: int) -> None:
     alpha, references, windows = 0.01, 100, 200
     total = references * windows
-    alarms = _observed_rate(truth, statistic, alpha, n, references=references, windows=windows)
+    alarms = observed_false_alarms(
+        truth, statistic, alpha, n, references=references, windows=windows
+    )
     high = stats.binom.ppf(0.995, total, alpha)
     # 731 is off the simulated grid: interpolated between 724 and 1024.
     message = f"{alarms} false alarms in {total}, target {alpha * total:.0f}"
