@@ -7,7 +7,7 @@ alpha = 1e-3 and at the per-test alpha of the default family (one false alarm pe
 windows over 10 tests, Sidak: about 1e-4), with the 95 % binomial interval of the target. The
 ``ratio`` is target / observed (1 is exact, above 1 conservative).
 
-    python bench/calibration.py            # about 3 minutes on 2 cores
+    python bench/calibration.py            # about 8 minutes on 2 cores
     python bench/calibration.py --quick
 """
 
@@ -25,7 +25,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from driftd.monitoring.nulls import family_alpha
-from tests.nullwindows import KINDS, observed_false_alarms
+from tests.nullwindows import KINDS, adaptive_false_alarms, observed_false_alarms
 
 SHAPES = {
     "uneven8": np.array([0.4, 0.25, 0.15, 0.1, 0.05, 0.03, 0.015, 0.005]),
@@ -47,24 +47,35 @@ def main() -> None:
         low, high = stats.binom.ppf([0.025, 0.975], total, alpha)
         for shape, truth in SHAPES.items():
             for statistic in KINDS:
-                started = time.perf_counter()
-                alarms = observed_false_alarms(
-                    truth, statistic, alpha, 2000, references=references, windows=windows, seed=11
-                )
-                row = {
-                    "name": f"false_alarms_{statistic}_{shape}",
-                    "value": int(alarms),
-                    "unit": "windows",
-                    "windows": total,
-                    "alpha": alpha,
-                    "target": round(alpha * total, 1),
-                    "interval_95": [int(low), int(high)],
-                    "within_or_below": bool(alarms <= high),
-                    "baseline": round(alpha * total, 1),
-                    "ratio": round(alpha * total / max(alarms, 1), 3),
-                    "seconds": round(time.perf_counter() - started, 1),
-                }
-                print(json.dumps(row), flush=True)
+                for policy in ("calibrated", "adaptive", "adaptive_nofloor"):
+                    started = time.perf_counter()
+                    if policy == "calibrated":
+                        alarms = observed_false_alarms(
+                            truth, statistic, alpha, 2000, references=references,
+                            windows=windows, seed=11,
+                        )  # fmt: skip
+                    else:
+                        alarms = adaptive_false_alarms(
+                            truth, statistic, alpha, 2000, references=references,
+                            windows=windows, floor=policy == "adaptive", seed=11,
+                        )  # fmt: skip
+                    name = f"false_alarms_{statistic}_{shape}"
+                    if policy != "calibrated":
+                        name = f"false_alarms_{policy}_{statistic}_{shape}"
+                    row = {
+                        "name": name,
+                        "value": int(alarms),
+                        "unit": "windows",
+                        "windows": total,
+                        "alpha": alpha,
+                        "target": round(alpha * total, 1),
+                        "interval_95": [int(low), int(high)],
+                        "within_or_below": bool(alarms <= high),
+                        "baseline": round(alpha * total, 1),
+                        "ratio": round(alpha * total / max(alarms, 1), 3),
+                        "seconds": round(time.perf_counter() - started, 1),
+                    }
+                    print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

@@ -37,3 +37,33 @@ def observed_false_alarms(
         for window in rng.multinomial(n, truth, size=windows).astype(np.float64):
             alarms += k.statistic(kind, reference, window, 0.5) > limit
     return alarms
+
+
+def adaptive_false_alarms(
+    truth: np.ndarray,
+    statistic: str,
+    alpha: float,
+    n: int,
+    *,
+    references: int,
+    windows: int,
+    floor: bool,
+    seed: int = 7,
+) -> int:
+    """As ``observed_false_alarms``, with each reference's windows judged in order by an
+    adaptive limit over its calibrated one (learning as the daemon's would)."""
+    from driftd.monitoring.thresholds import AdaptiveLimit, CalibratedLimit
+
+    kind, power = KINDS[statistic]
+    rng = np.random.default_rng([seed, n, round(1 / alpha), 1])
+    alarms = 0
+    for _ in range(references):
+        reference = rng.multinomial(5000, truth).astype(np.float64)
+        null = SimulatedNull(reference, statistic, power=power, seed=int(rng.integers(1 << 30)))
+        policy = AdaptiveLimit(CalibratedLimit(null, 1.0 / alpha, "none"), floor=floor)
+        for window in rng.multinomial(n, truth, size=windows).astype(np.float64):
+            value = k.statistic(kind, reference, window, 0.5)
+            drifted = value > policy.limit(n)
+            policy.observe(value, drifted)
+            alarms += drifted
+    return alarms

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -218,18 +218,33 @@ class CalibratedThreshold(Section):
 
 
 class AdaptiveThreshold(Section):
-    """A base limit that follows recent no-drift windows (EWMA + k·sigma or a rolling quantile)."""
+    """The base limit scaled by the statistic's excess variability on recent no-drift windows
+    (same tail probability as the base; at least the base, at most ``max_inflation`` times it)."""
 
     type: Literal["adaptive"]
     base: Annotated[StaticThreshold | CalibratedThreshold, Field(discriminator="type")]
-    method: Literal["ewma", "quantile"] = "ewma"
-    alpha: float = Field(default=0.05, gt=0, le=1)
-    k: float = Field(default=4.0, gt=0)
-    quantile: float = Field(default=0.999, gt=0.5, lt=1)
     history: int = Field(default=200, ge=10)
     warmup_windows: int = Field(default=20, ge=2)
+    max_inflation: float = Field(default=2.0, gt=1, description="creep guard: limit / base")
+    max_limit: float | None = Field(default=None, gt=0)
+    floor: bool = Field(default=True, description="never below the base limit")
     max_change: float = Field(default=0.5, gt=0, description="largest relative step per window")
+    # The tail a static base's adaptive limit targets (a calibrated base brings its own).
+    windows_between_false_alarms: float = Field(default=1000.0, ge=1)
     min_effect: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        removed = {"method", "alpha", "k", "quantile"} & set(data) if isinstance(data, dict) else ()
+        if removed:
+            raise ValueError(
+                f"{', '.join(sorted(removed))}: removed (mean + k*sigma and "
+                "rolling quantiles ignored the false-alarm target); adaptive limits now scale "
+                "the base limit by the learned excess variability: delete these keys, and "
+                "see max_inflation / floor"
+            )
+        return data
 
 
 Threshold = Annotated[

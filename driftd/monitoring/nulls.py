@@ -84,23 +84,30 @@ TARGET_EXCEEDANCES = 64
 MIN_DRAWS = 20_000
 KEEP = 4096  # largest draws kept per size: quantiles down to KEEP / draws without redrawing
 POT_K = 256  # draws the exponential tail is fitted to, below 64 / max_draws
+# Percentiles of every simulation, for the typical values adaptive limits compare against.
+BODY_LEVELS = np.linspace(0.01, 0.99, 99)
 
 
 @dataclass(frozen=True)
 class Tail:
-    """What one simulation at one window size leaves: its size and its largest values
-    (sorted)."""
+    """What one simulation at one window size leaves: its size, its largest values (sorted)
+    and its percentiles (``BODY_LEVELS``)."""
 
     draws: int
     top: np.ndarray
+    body: np.ndarray
 
     def answers(self, alpha: float, need: int) -> bool:
         """Whether this tail has the draws ``alpha`` needs, and keeps the values it reads."""
-        return self.draws >= need and math.ceil(alpha * self.draws) <= self.top.size
+        if self.draws < need:
+            return False
+        return math.ceil(alpha * self.draws) <= self.top.size or alpha >= BODY_LEVELS[0]
 
     def quantile(self, alpha: float, power: float) -> float:
         """The upper ``alpha`` quantile; extrapolated past the draws when they are too few."""
         exceed = alpha * self.draws
+        if math.ceil(exceed) > self.top.size:
+            return float(np.interp(1.0 - alpha, BODY_LEVELS, self.body))
         empirical = float(self.top[-max(1, math.ceil(exceed))]) if exceed >= 1 else -math.inf
         if exceed >= TARGET_EXCEEDANCES or self.top.size <= POT_K:
             return empirical if exceed >= 1 else float(self.top[-1])
@@ -132,7 +139,12 @@ class DirectoryTailCache:
             doc = json.loads(path.read_text())
             return {
                 int(n): [
-                    Tail(int(t["draws"]), np.asarray(t["top"], dtype=np.float64)) for t in tails
+                    Tail(
+                        int(t["draws"]),
+                        np.asarray(t["top"], dtype=np.float64),
+                        np.asarray(t["body"], dtype=np.float64),
+                    )
+                    for t in tails
                 ]
                 for n, tails in doc.items()
             }
@@ -145,7 +157,7 @@ class DirectoryTailCache:
     def store(self, key: str, tails: dict[int, list[Tail]]) -> None:
         """Write ``tails`` under ``key`` atomically."""
         doc = {
-            str(n): [{"draws": t.draws, "top": t.top.tolist()} for t in ts]
+            str(n): [{"draws": t.draws, "top": t.top.tolist(), "body": t.body.tolist()} for t in ts]
             for n, ts in tails.items()
         }
         path = self.directory / f"{key}.json"
@@ -167,7 +179,7 @@ _MEMO: dict[str, dict[int, list[Tail]]] = {}
 class SimulatedNull:
     """A histogram statistic's null by simulation (see the module docstring)."""
 
-    VERSION = 1  # part of the cache key: a change to the method must not reuse old tails
+    VERSION = 2  # part of the cache key: a change to the method must not reuse old tails
 
     def __init__(
         self,
@@ -247,7 +259,8 @@ class SimulatedNull:
         )
         values = self._draw(self._p, self._total, bucket, need, self._kind, self._smoothing, seed)
         values.sort()
-        tail = Tail(need, values[-min(KEEP, values.size) :].copy())
+        body = np.quantile(values, BODY_LEVELS)
+        tail = Tail(need, values[-min(KEEP, values.size) :].copy(), body)
         self._tails.setdefault(bucket, []).append(tail)
         if self._cache is not None:
             self._cache.store(self._key, self._tails)

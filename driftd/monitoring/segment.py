@@ -53,7 +53,7 @@ class SegmentState:
         """How many tests share the false-alarm budget (calibrated limits correct for it)."""
         for test in self.tests:
             for limit in (test.threshold, getattr(test.threshold, "base", None)):
-                if isinstance(limit, CalibratedLimit):
+                if isinstance(limit, CalibratedLimit | AdaptiveLimit):
                     limit.family_size = family
 
     def snapshot(self, key: Segment) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -181,12 +181,12 @@ def build_threshold(cfg: Any, stat: FeatureStatistic | None) -> Threshold:
     assert isinstance(base, StaticLimit | CalibratedLimit)
     return AdaptiveLimit(
         base,
-        method=cfg.method,
-        alpha=cfg.alpha,
-        k=cfg.k,
-        quantile=cfg.quantile,
         history=cfg.history,
         warmup=cfg.warmup_windows,
+        max_inflation=cfg.max_inflation,
+        max_limit=cfg.max_limit,
+        floor=cfg.floor,
         max_change=cfg.max_change,
+        windows_between_false_alarms=cfg.windows_between_false_alarms,
         min_effect=cfg.min_effect,
     )

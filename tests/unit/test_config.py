@@ -153,14 +153,23 @@ def test_good_config_defaults() -> None:
         (GOOD.replace("topic: preds", "topic: 'has space'"), "streams[0].topic"),
         # 21. wrong config version
         ("version: 2\n" + GOOD, "version"),
-        # 22. adaptive threshold with an out-of-range alpha
+        # 22. adaptive threshold with an out-of-range creep guard
         (
             GOOD.replace(
                 "reference: r.profile}",
                 "reference: r.profile, thresholds: {default: "
-                "{type: adaptive, alpha: 2, base: {type: static, value: 1}}}}",
+                "{type: adaptive, max_inflation: 0.5, base: {type: static, value: 1}}}}",
             ),
-            "monitors[0].thresholds.default.alpha",
+            "monitors[0].thresholds.default.max_inflation",
+        ),
+        # 22b. a key of the removed mean + k-sigma method, named with what replaced it
+        (
+            GOOD.replace(
+                "reference: r.profile}",
+                "reference: r.profile, thresholds: {default: "
+                "{type: adaptive, k: 4, base: {type: static, value: 1}}}}",
+            ),
+            "max_inflation",
         ),
         # 23. a secret file that cannot be read
         (

@@ -58,30 +58,52 @@ def test_calibrated_limit_tightens_with_family_size() -> None:
     assert limit.limit(1000) > one
 
 
-def test_adaptive_follows_no_drift_windows_and_ignores_drift() -> None:
-    policy = AdaptiveLimit(
-        StaticLimit(1.0), method="ewma", alpha=0.2, k=3.0, warmup=5, max_change=0.5
-    )
-    assert policy.limit(100) == 1.0
+def test_adaptive_over_static_absorbs_variability_within_its_guard() -> None:
+    policy = AdaptiveLimit(StaticLimit(0.1), warmup=5, max_inflation=3.0, max_change=0.5)
+    assert policy.limit(100) == 0.1
     rng = np.random.default_rng(0)
-    for _ in range(60):
+    for _ in range(80):
         policy.limit(100)
-        policy.observe(0.1 + 0.01 * rng.normal(), drifted=False)
+        policy.observe(0.1 + 0.02 * rng.normal(), drifted=False)
     adapted = policy.limit(100)
-    assert 0.1 < adapted < 0.3  # tightened towards mean + 3 sigma
+    # Centre 0.1, spread 0.02: the tail at alpha = 1e-3 is about 0.1 + 3.1 * 0.02.
+    assert adapted == pytest.approx(0.1 + stats.norm.isf(1e-3) * 0.02, rel=0.15)
+    policy.limit(100)
     policy.observe(50.0, drifted=True)
     assert policy.limit(100) == adapted  # never learns from drift
-    state = policy.state()
-    clone = AdaptiveLimit(StaticLimit(1.0), warmup=5)
-    clone.restore(state)
+    clone = AdaptiveLimit(StaticLimit(0.1), warmup=5, max_inflation=3.0)
+    clone.restore(policy.state())
     assert clone.limit(100) == adapted
 
 
+def test_adaptive_is_floored_at_the_base_and_capped_by_max_inflation_and_max_limit() -> None:
+    calm = AdaptiveLimit(StaticLimit(1.0), warmup=2)
+    wild = AdaptiveLimit(StaticLimit(1.0), warmup=2, max_inflation=2.0, max_change=10.0)
+    capped = AdaptiveLimit(StaticLimit(1.0), warmup=2, max_limit=1.5, max_change=10.0)
+    free = AdaptiveLimit(StaticLimit(1.0), warmup=2, floor=False, max_change=10.0)
+    for i in range(30):
+        # Values within the guard (learned) whose tail reaches past the caps.
+        wide, near = 1.0 + 0.45 * (i % 3), 1.0 + 0.2 * (i % 3)
+        for policy, value in ((calm, 0.01), (wild, wide), (capped, near), (wild, 50.0)):
+            policy.limit(100)
+            policy.observe(value, drifted=False)
+        free.limit(100)
+        free.observe(0.01, drifted=False)
+    assert calm.limit(100) == 1.0  # the floor: never below the base
+    assert wild.limit(100) == 2.0  # the creep guard
+    assert capped.limit(100) == 1.5
+    assert free.limit(100) == 0.5  # without the floor, down to base / max_inflation
+
+
 def test_adaptive_moves_at_most_max_change_per_window() -> None:
-    policy = AdaptiveLimit(
-        StaticLimit(1.0), method="quantile", quantile=0.9, warmup=2, max_change=0.1
-    )
+    policy = AdaptiveLimit(StaticLimit(1.0), warmup=2, max_change=0.1, max_inflation=5.0)
     for _ in range(3):
         policy.limit(100)
-        policy.observe(0.01, drifted=False)
-    assert policy.limit(100) == pytest.approx(0.9 * 0.9)  # two steps of at most 10%
+        policy.observe(4.0 + np.random.default_rng(1).normal(), drifted=False)
+    assert policy.limit(100) == pytest.approx(1.1 * 1.1)  # two steps of at most 10 %
+
+
+def test_adaptive_restarts_warm_up_on_a_state_of_the_old_method() -> None:
+    policy = AdaptiveLimit(StaticLimit(1.0), warmup=2)
+    policy.restore({"mean": 0.1, "var": 0.0, "seen": 50, "history": [0.1], "current": 0.2})
+    assert policy.seen == 0 and policy.limit(100) == 1.0
