@@ -27,6 +27,7 @@ from typing import IO, Any
 
 import msgspec
 
+from driftd.alerting.wording import describe
 from driftd.records import State, Verdict
 
 
@@ -103,7 +104,10 @@ class TimelineSink:
                 "concept": "CONCEPT DRIFT",
             }[v.kind]
             name = f"{v.feature} {v.statistic}".strip()
-            if v.drifted:
+            if v.drifted and v.kind == "concept":
+                # A detector's "limit" is the error before the change: say so in words.
+                self.t.say(f"event {self.position[0]:>6,}  {what:<17} {describe(v)}")
+            elif v.drifted:
                 self.t.say(
                     f"event {self.position[0]:>6,}  {what:<17} {name} = {v.value:.4g} "
                     f"(limit {v.limit:.4g})  {v.detail}"

@@ -152,6 +152,8 @@ class Lifecycle:
                 del self._series[fp]
                 return []
             series.calm_windows += 1
+            # The resolve (and any repeat in the grace) tells the value now, not the last drift.
+            series.annotations = rule.annotations(labels, verdict)
             return self._maybe_resolve(fp, now)
         annotations = rule.annotations(labels, verdict)
         self.dirty = True

@@ -11,6 +11,7 @@ from driftd.alerting.alert import Labels, as_labels
 from driftd.alerting.config import AlertRule
 from driftd.alerting.matchers import Matcher, match_all, parse_matchers
 from driftd.alerting.timefmt import rfc3339
+from driftd.alerting.wording import describe
 from driftd.records import Verdict
 
 KIND_ALERTNAMES = {
@@ -19,10 +20,6 @@ KIND_ALERTNAMES = {
     "schema": "DataQuality",
     "concept": "ConceptDrift",
 }
-
-DEFAULT_SUMMARY = (
-    "{alertname} on {monitor}: {statistic} of {feature} is {value:.4g} (limit {limit:.4g})"
-)
 
 
 class _Fields(dict[str, Any]):
@@ -110,7 +107,7 @@ class Rule:
             "value": f"{verdict.value:.6g}",
             "limit": f"{verdict.limit:.6g}",
             "window": fields["window"],
-            "summary": render(DEFAULT_SUMMARY, fields),
+            "summary": f"{fields['alertname']} on {verdict.monitor}: {describe(verdict)}",
         }
         if verdict.pvalue is not None:
             out["pvalue"] = f"{verdict.pvalue:.3g}"

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from driftd.alerting.wording import describe
 from driftd.errors import StateError
 from driftd.producing import AckedProducer, Outgoing
 from driftd.records import State, Verdict
@@ -149,22 +150,12 @@ class LogSink:
             if v.state is State.INSUFFICIENT or v.state is before:
                 continue
             self._state[key] = v.state
+            # describe() reads the comparison the right way round for every kind.
             if v.drifted:
-                log.warning(
-                    "drift: monitor=%s segment=%s feature=%s %s=%.4g > limit %.4g (%s)",
-                    *key[:3],
-                    v.statistic,
-                    v.value,
-                    v.limit,
-                    v.detail,
-                )
+                log.warning("drift: monitor=%s segment=%s: %s", key[0], key[1] or "-", describe(v))
             else:
                 log.info(
-                    "drift over: monitor=%s segment=%s feature=%s %s=%.4g <= limit %.4g",
-                    *key[:3],
-                    v.statistic,
-                    v.value,
-                    v.limit,
+                    "drift over: monitor=%s segment=%s: %s", key[0], key[1] or "-", describe(v)
                 )
 
 

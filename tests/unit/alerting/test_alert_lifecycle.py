@@ -130,7 +130,7 @@ def test_labels_identify_the_alert(make_verdict: MakeVerdict) -> None:
     }
     assert alert.fingerprint == fingerprint(alert.labels)
     assert alert.annotation_map["summary"] == (
-        "PredictionDrift on fraud: ks of age is 0.3 (limit 0.2)"
+        "PredictionDrift on fraud: ks of age is 0.3, above its limit 0.2"
     )
     # Another segment is another alert.
     [other] = life.observe(make_verdict(segment=(("country", "FR"),)), T0)
