@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -33,11 +34,12 @@ class MetricsSink:
     """Current statistic, limit and state per monitor/segment/feature/statistic as gauges.
 
     Label cardinality is bounded by the config: monitors × ``max_segments`` × features ×
-    statistics; no event ids or values ever become labels.
+    statistics (``kind`` follows from the feature); no event ids or values ever become labels.
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        labels = ["monitor", "segment", "feature", "statistic"]
+        # kind (data, prediction, schema, concept) lets a rule or panel tell them apart.
+        labels = ["monitor", "segment", "kind", "feature", "statistic"]
         self.value = Gauge(
             "driftd_drift_statistic", "Latest value of a drift statistic", labels, registry=registry
         )
@@ -72,11 +74,16 @@ class MetricsSink:
         """Set the gauges from one window's verdicts."""
         drift = False
         for v in verdicts:
-            key = (v.monitor, segment_label(v), v.feature, v.statistic)
+            key = (v.monitor, segment_label(v), v.kind, v.feature, v.statistic)
             if v.state is State.INSUFFICIENT:
                 continue
             self.value.labels(*key).set(v.value)
-            self.limit.labels(*key).set(v.limit)
+            if math.isnan(v.limit):
+                # No limit (a river detector's calm window): no series, rather than NaN.
+                with contextlib.suppress(KeyError):
+                    self.limit.remove(*key)
+            else:
+                self.limit.labels(*key).set(v.limit)
             self.detected.labels(*key).set(1.0 if v.drifted else 0.0)
             drift = drift or v.drifted
             if v.kind == "schema" and v.detail:

@@ -128,7 +128,10 @@ def test_drift_only_on_shifted_features_within_two_windows(
     assert prediction and min(v.window_index for v in prediction) >= CLEAN_WINDOWS
 
     reg = metrics.registry
-    labels = {"monitor": "fraud", "segment": "all", "feature": "amount", "statistic": "ks"}
+    labels = {
+        "monitor": "fraud", "segment": "all", "kind": "data", "feature": "amount",
+        "statistic": "ks",
+    }  # fmt: skip
     assert reg.get_sample_value("driftd_drift_detected", labels) == 1.0
     assert reg.get_sample_value("driftd_drift_limit", labels) > 0
 
