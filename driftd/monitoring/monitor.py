@@ -11,6 +11,7 @@ The definition is compiled once (``driftd.monitoring.spec``), each segment holds
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,8 @@ from driftd.monitoring.spec import MonitorSpec
 from driftd.monitoring.windows import ClosedWindow, Rows, TumblingWindows
 from driftd.records import Verdict
 from driftd.reference.profile import Profile
+
+log = logging.getLogger(__name__)
 
 
 class Monitor:
@@ -54,6 +57,9 @@ class Monitor:
         self._segments: dict[Segment, SegmentState] = {}
         self.windows_closed = 0
         self.drift_streams: set[str] = set(cfg.streams)
+        # Feature -> where its value is read from (set by the pipeline), for absent_fields.
+        self.paths: dict[str, list[str]] = {}
+        self.absent_fields: set[str] = set()
         # Build one segment's thresholds now: a threshold that cannot be built fails here,
         # at start-up and in check-config, not on the first event of a segment.
         self._new_segment()
@@ -140,7 +146,26 @@ class Monitor:
         verdicts = evaluate(self.spec, key, state, window)
         for v in verdicts:
             state.last[(v.feature, v.statistic)] = v
+        self._warn_absent(window)
         self._emit(verdicts)
+
+    def _warn_absent(self, window: ClosedWindow) -> None:
+        # A mistyped field path passes check-config (the field may be optional) and reads as
+        # a feature missing from every event: say which path, once per feature.
+        if not window.size:
+            return
+        for feat, counts in zip(self.spec.order, window.schema, strict=True):
+            if counts.missing == window.size and feat.name not in self.absent_fields:
+                self.absent_fields.add(feat.name)
+                where = "; ".join(self.paths.get(feat.name, [])) or "its field mapping"
+                log.warning(
+                    "monitor %s: %s was missing from all %d events of window #%d: check %s",
+                    self.name,
+                    feat.name,
+                    window.size,
+                    window.index,
+                    where,
+                )
 
     # -- life cycle -----------------------------------------------------------------------
 

@@ -81,6 +81,7 @@ class MonitoringProcessor:
             )
             _check_mapped(monitor, fed)
             monitor.drift_streams = {s.name for s in fed}
+            monitor.paths = _paths(monitor, fed)
             self.monitors.append(monitor)
             if cfg.concept is not None:
                 self.concepts[cfg.name] = ConceptMonitor(
@@ -317,6 +318,21 @@ class MonitoringProcessor:
             "concept": {name: c.status() for name, c in self.concepts.items()},
             "sink_errors": dict(self.sink_errors),
         }
+
+
+def _paths(monitor: Monitor, streams: list[StreamConfig]) -> dict[str, list[str]]:
+    # Where each watched field comes from, for the warning about a field never present.
+    out: dict[str, list[str]] = {}
+    for stream in streams:
+        mapped = stream.fields.feature_paths()
+        for feature in monitor.features:
+            if feature.name in mapped:
+                where = f"streams[{stream.name}].fields.features.{feature.name}"
+                out.setdefault(feature.name, []).append(f"{where} = {mapped[feature.name]!r}")
+        if monitor.prediction is not None and stream.fields.prediction:
+            where = f"streams[{stream.name}].fields.prediction = {stream.fields.prediction!r}"
+            out.setdefault(monitor.prediction.name, []).append(where)
+    return out
 
 
 def _check_mapped(monitor: Monitor, streams: list[StreamConfig]) -> None:
