@@ -83,6 +83,7 @@ def grid_neighbours(n: int) -> tuple[int, int]:
 TARGET_EXCEEDANCES = 64
 MIN_DRAWS = 20_000
 KEEP = 4096  # largest draws kept per size: quantiles down to KEEP / draws without redrawing
+MEMO_LIMIT = 4096  # (size, alpha) limits remembered per null
 POT_K = 256  # draws the exponential tail is fitted to, below 64 / max_draws
 # Percentiles of every simulation, for the typical values adaptive limits compare against.
 BODY_LEVELS = np.linspace(0.01, 0.99, 99)
@@ -227,6 +228,9 @@ class SimulatedNull:
         """The limit for a window of ``n`` events at tail probability ``alpha``."""
         key = (n, alpha)
         if key not in self._quantiles:
+            if len(self._quantiles) >= MEMO_LIMIT:
+                # Tumbling windows bring many sizes: recomputing is cheap, growing is not.
+                self._quantiles.clear()
             self._quantiles[key] = self._between(
                 n, lambda size: self.tail(size, alpha).quantile(alpha, self._power)
             )
@@ -278,6 +282,8 @@ class KSNull:
         """Limit on the KS statistic D for a window of ``n`` events (cached)."""
         key = (n, alpha)
         if key not in self._cache:
+            if len(self._cache) >= MEMO_LIMIT:
+                self._cache.clear()
             m = self.reference_size
             effective = max(1, round(n * m / (n + m)))
             self._cache[key] = float(stats.kstwo.isf(alpha, effective))

@@ -107,3 +107,14 @@ def test_adaptive_restarts_warm_up_on_a_state_of_the_old_method() -> None:
     policy = AdaptiveLimit(StaticLimit(1.0), warmup=2)
     policy.restore({"mean": 0.1, "var": 0.0, "seen": 50, "history": [0.1], "current": 0.2})
     assert policy.seen == 0 and policy.limit(100) == 1.0
+
+
+def test_limits_remembered_per_null_are_bounded() -> None:
+    from driftd.monitoring import nulls
+
+    null = KSNull(reference_size=10_000)
+    first = null.quantile(1000, 0.01)
+    for n in range(1000, 1000 + 2 * nulls.MEMO_LIMIT):
+        null.quantile(n, 0.01)
+    assert len(null._cache) <= nulls.MEMO_LIMIT
+    assert null.quantile(1000, 0.01) == first
