@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 
 from driftd import __version__
+
+# A `_created` gauge beside every counter and histogram doubles the series for a timestamp no
+# dashboard or rule reads. Process-wide: the alerting and sink metrics are covered too.
+disable_created_metrics()
 
 
 @dataclass(frozen=True)
