@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-INTEGRATIONS = ("slack", "pagerduty", "webhook", "retrain")
 FAILURE_REASONS = ("rate_limited", "retryable", "rejected", "expired")
 ALERT_STATES = ("pending", "firing")
 
@@ -23,6 +22,18 @@ class AlertingMetrics:
     alerts: Gauge
     _alert_series: set[tuple[str, str]] = field(default_factory=set)
 
+    def preset(self, receivers: Iterable[tuple[str, str]]) -> None:
+        """Create every (receiver, integration) series at 0, so a rate() over a receiver that
+        never failed reads 0 rather than nothing. A failing and a working webhook are two
+        receivers, hence two series."""
+        for receiver, integration in receivers:
+            self.notifications.labels(receiver=receiver, integration=integration)
+            self.latency.labels(receiver=receiver, integration=integration)
+            for reason in FAILURE_REASONS:
+                self.notifications_failed.labels(
+                    receiver=receiver, integration=integration, reason=reason
+                )
+
     def set_alerts(self, counts: Iterable[tuple[str, str, int]]) -> None:
         """Set ``driftd_alerts`` from (alertname, state, count); vanished series drop to 0."""
         seen: set[tuple[str, str]] = set()
@@ -35,24 +46,24 @@ class AlertingMetrics:
 
 
 def build_alerting_metrics(registry: CollectorRegistry) -> AlertingMetrics:
-    """Register the metrics, with every integration and reason pre-set to 0."""
-    metrics = AlertingMetrics(
+    """Register the alerting metrics (``AlertingMetrics.preset`` creates the receivers' series)."""
+    return AlertingMetrics(
         notifications=Counter(
             "driftd_notifications",
-            "Notification delivery attempts, per integration",
-            ["integration"],
+            "Notification delivery attempts, per receiver and integration",
+            ["receiver", "integration"],
             registry=registry,
         ),
         notifications_failed=Counter(
             "driftd_notifications_failed",
-            "Failed notification delivery attempts, per integration and reason",
-            ["integration", "reason"],
+            "Failed notification delivery attempts, per receiver, integration and reason",
+            ["receiver", "integration", "reason"],
             registry=registry,
         ),
         latency=Histogram(
             "driftd_notification_latency_seconds",
             "Time a receiver took to accept or refuse a notification",
-            ["integration"],
+            ["receiver", "integration"],
             buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 20.0),
             registry=registry,
         ),
@@ -66,9 +77,3 @@ def build_alerting_metrics(registry: CollectorRegistry) -> AlertingMetrics:
             registry=registry,
         ),
     )
-    for integration in INTEGRATIONS:
-        metrics.notifications.labels(integration=integration)
-        metrics.latency.labels(integration=integration)
-        for reason in FAILURE_REASONS:
-            metrics.notifications_failed.labels(integration=integration, reason=reason)
-    return metrics

@@ -256,6 +256,7 @@ def build_alerting(
             target.restore(json.loads(saved), now if now is not None else clock())
     # A rebuilt subsystem (a config reload) keeps the metrics already registered.
     metrics = metrics if metrics is not None else build_alerting_metrics(registry)
+    metrics.preset((r.name, r.type) for r in config.receivers)
     delivery = config.delivery
     backoff = Backoff(delivery.initial_backoff, delivery.max_backoff, rng or random.Random())
     worker = DeliveryWorker(

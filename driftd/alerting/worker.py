@@ -100,23 +100,23 @@ class DeliveryWorker:
         failed = self._metrics.notifications_failed
         notifier = self._notifiers.get(entry.receiver)
         if notifier is None:
-            failed.labels(integration=integration, reason="rejected").inc()
+            failed.labels(receiver=entry.receiver, integration=integration, reason="rejected").inc()
             self._finish(entry.id, FAILED, "receiver no longer configured", now)
             log.error("outbox entry %d: receiver %r is not configured", entry.id, entry.receiver)
             return
         if now - entry.created_at > self._max_age:
-            failed.labels(integration=integration, reason="expired").inc()
+            failed.labels(receiver=entry.receiver, integration=integration, reason="expired").inc()
             self._finish(entry.id, FAILED, "expired", now)
             log.error(
                 "giving up on %s after %d attempts: older than max_age", entry.key, entry.attempts
             )
             return
-        self._metrics.notifications.labels(integration=integration).inc()
+        self._metrics.notifications.labels(receiver=entry.receiver, integration=integration).inc()
         started = time.perf_counter()
         try:
             notifier.notify(Notification.from_json(entry.payload))
         except SinkError as exc:
-            self._metrics.latency.labels(integration=integration).observe(
+            self._metrics.latency.labels(receiver=entry.receiver, integration=integration).observe(
                 time.perf_counter() - started
             )
             self._failed(entry, exc)
@@ -124,11 +124,13 @@ class DeliveryWorker:
         except Exception:
             # A bug in a receiver must not kill the delivery thread; the entry is parked as
             # failed (it would fail the same way again) and the traceback logged.
-            failed.labels(integration=integration, reason="rejected").inc()
+            failed.labels(receiver=entry.receiver, integration=integration, reason="rejected").inc()
             self._finish(entry.id, FAILED, "internal error", self._clock())
             log.exception("receiver %r crashed on outbox entry %d", entry.receiver, entry.id)
             return
-        self._metrics.latency.labels(integration=integration).observe(time.perf_counter() - started)
+        self._metrics.latency.labels(receiver=entry.receiver, integration=integration).observe(
+            time.perf_counter() - started
+        )
         self._finish(entry.id, DONE, "", self._clock())
 
     def _finish(self, entry_id: int, status: str, error: str, now: float) -> None:
@@ -172,7 +174,9 @@ class DeliveryWorker:
                 delay,
                 exc,
             )
-        self._metrics.notifications_failed.labels(integration=integration, reason=reason).inc()
+        self._metrics.notifications_failed.labels(
+            receiver=entry.receiver, integration=integration, reason=reason
+        ).inc()
 
     def wake(self) -> None:
         """New entries were enqueued: look now rather than at the next timer."""

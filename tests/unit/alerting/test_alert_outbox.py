@@ -85,13 +85,23 @@ def test_retry_after_is_honoured(tmp_path: Path, api: FakeApis) -> None:
     h.clock.advance(0.1)
     assert h.worker.run_once() == 1
     assert [e.status for e in h.outbox.entries()] == ["done"]
-    assert h.metric("driftd_notifications_total", integration="webhook") == 2
+    assert h.metric("driftd_notifications_total", receiver="hook", integration="webhook") == 2
     assert (
-        h.metric("driftd_notifications_failed_total", integration="webhook", reason="rate_limited")
+        h.metric(
+            "driftd_notifications_failed_total",
+            receiver="hook",
+            integration="webhook",
+            reason="rate_limited",
+        )
         == 1
     )
     assert h.metric("driftd_outbox_pending") == 0
-    assert h.metric("driftd_notification_latency_seconds_count", integration="webhook") == 2
+    assert (
+        h.metric(
+            "driftd_notification_latency_seconds_count", receiver="hook", integration="webhook"
+        )
+        == 2
+    )
 
 
 def test_server_errors_retry_with_capped_exponential_backoff(tmp_path: Path, api: FakeApis) -> None:
@@ -111,7 +121,12 @@ def test_server_errors_retry_with_capped_exponential_backoff(tmp_path: Path, api
     h.worker.run_once()
     assert [(e.status, e.attempts) for e in h.outbox.entries()] == [("done", 6)]
     assert (
-        h.metric("driftd_notifications_failed_total", integration="webhook", reason="retryable")
+        h.metric(
+            "driftd_notifications_failed_total",
+            receiver="hook",
+            integration="webhook",
+            reason="retryable",
+        )
         == 5
     )
 
@@ -131,7 +146,13 @@ def test_client_errors_are_not_retried_and_do_not_block_the_key(
     h.clock.advance(3600)
     assert h.worker.run_once() == 0  # never retried
     assert (
-        h.metric("driftd_notifications_failed_total", integration="webhook", reason="rejected") == 1
+        h.metric(
+            "driftd_notifications_failed_total",
+            receiver="hook",
+            integration="webhook",
+            reason="rejected",
+        )
+        == 1
     )
 
 
@@ -192,7 +213,13 @@ def test_too_old_entries_are_given_up(tmp_path: Path, api: FakeApis) -> None:
     assert [e.status for e in h.outbox.entries()] == ["failed", "failed"]
     assert [e.last_error for e in h.outbox.entries()] == ["expired", "expired"]
     assert (
-        h.metric("driftd_notifications_failed_total", integration="webhook", reason="expired") == 2
+        h.metric(
+            "driftd_notifications_failed_total",
+            receiver="hook",
+            integration="webhook",
+            reason="expired",
+        )
+        == 2
     )
 
 

@@ -91,7 +91,11 @@ def test_drift_pages_then_resolves_in_place(
         registry.get_sample_value("driftd_alerts", {"alertname": "DataDrift", "state": "pending"})
         == 0
     )
-    assert registry.get_sample_value("driftd_notifications_total", {"integration": "slack"}) == 1
+    sent = {"receiver": "slack", "integration": "slack"}
+    assert registry.get_sample_value("driftd_notifications_total", sent) == 1
+    # Every configured receiver's series exists from the start, at 0 until it fails.
+    failed = {"receiver": "pd", "integration": "pagerduty", "reason": "rejected"}
+    assert registry.get_sample_value("driftd_notifications_failed_total", failed) == 0
     # Drift ends: the resolve goes out at the group's next interval tick.
     clock.advance(10)
     alerting.observe(make_verdict(drift=False))
