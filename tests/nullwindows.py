@@ -3,10 +3,13 @@ tests/unit/monitoring/test_calibration.py asserts and bench/calibration.py repor
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from detectors import _null_kernels as k
 from driftd.monitoring.nulls import SimulatedNull
+from driftd.monitoring.thresholds import AdaptiveLimit, CalibratedLimit, Threshold
 
 KINDS = {"psi": (k.PSI, 1.0), "linf": (k.LINF, 2.0), "js": (k.JS, 2.0)}
 
@@ -27,16 +30,10 @@ def observed_false_alarms(
     profile's would; the rate conditional on one reference varies with its sampling error,
     hence many references. The statistic is the live kernel.
     """
-    kind, power = KINDS[statistic]
     rng = np.random.default_rng([seed, n, round(1 / alpha)])
-    alarms = 0
-    for _ in range(references):
-        reference = rng.multinomial(5000, truth).astype(np.float64)
-        null = SimulatedNull(reference, statistic, power=power, seed=int(rng.integers(1 << 30)))
-        limit = null.quantile(n, alpha)
-        for window in rng.multinomial(n, truth, size=windows).astype(np.float64):
-            alarms += k.statistic(kind, reference, window, 0.5) > limit
-    return alarms
+    return _alarms(
+        truth, statistic, n, references, windows, rng, lambda null: _Fixed(null, n, alpha)
+    )
 
 
 def adaptive_false_alarms(
@@ -52,18 +49,43 @@ def adaptive_false_alarms(
 ) -> int:
     """As ``observed_false_alarms``, with each reference's windows judged in order by an
     adaptive limit over its calibrated one (learning as the daemon's would)."""
-    from driftd.monitoring.thresholds import AdaptiveLimit, CalibratedLimit
-
-    kind, power = KINDS[statistic]
     rng = np.random.default_rng([seed, n, round(1 / alpha), 1])
+    return _alarms(
+        truth, statistic, n, references, windows, rng,
+        lambda null: AdaptiveLimit(CalibratedLimit(null, 1.0 / alpha, "none"), floor=floor),
+    )  # fmt: skip
+
+
+class _Fixed:
+    # The null's alpha quantile as it is, learning nothing.
+    def __init__(self, null: SimulatedNull, n: int, alpha: float) -> None:
+        self.value = null.quantile(n, alpha)
+
+    def limit(self, n: int) -> float:
+        return self.value
+
+    def observe(self, value: float, drifted: bool) -> None:
+        pass
+
+
+def _alarms(
+    truth: np.ndarray,
+    statistic: str,
+    n: int,
+    references: int,
+    windows: int,
+    rng: np.random.Generator,
+    threshold_for: Callable[[SimulatedNull], Threshold],
+) -> int:
+    kind, power = KINDS[statistic]
     alarms = 0
     for _ in range(references):
         reference = rng.multinomial(5000, truth).astype(np.float64)
         null = SimulatedNull(reference, statistic, power=power, seed=int(rng.integers(1 << 30)))
-        policy = AdaptiveLimit(CalibratedLimit(null, 1.0 / alpha, "none"), floor=floor)
+        policy = threshold_for(null)
         for window in rng.multinomial(n, truth, size=windows).astype(np.float64):
             value = k.statistic(kind, reference, window, 0.5)
-            drifted = value > policy.limit(n)
+            drifted = bool(value > policy.limit(n))
             policy.observe(value, drifted)
             alarms += drifted
     return alarms
