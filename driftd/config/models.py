@@ -88,6 +88,12 @@ class KafkaConfig(Section):
     session_timeout: PositiveDuration = 10.0
     heartbeat_interval: PositiveDuration = 3.0
     max_poll_interval: PositiveDuration = 300.0
+    # How far ahead in record timestamps one partition may be read of the slowest one that
+    # still has records (null: no alignment). A backlog is then read in the order live traffic
+    # had, so labels do not overtake their predictions (driftd/sources/alignment.py).
+    max_read_skew: PositiveDuration | None = 10.0
+    # A partition that has not moved for this long no longer holds the others back.
+    max_read_stall: PositiveDuration = 30.0
     # How long the loop waits for the broker to acknowledge what it produced (dead letters,
     # drift events, handovers) before a commit; on a miss the commit waits for the next try.
     produce_timeout: PositiveDuration = 10.0

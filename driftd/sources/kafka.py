@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from kafka.structs import OffsetAndMetadata
 
 from driftd.config.models import KafkaConfig
 from driftd.errors import SourceError
+from driftd.sources.alignment import Aligner
 from driftd.sources.base import AssignmentListener, Batch, Partition
 
 log = logging.getLogger(__name__)
@@ -43,13 +45,33 @@ def consumer_options(cfg: KafkaConfig) -> dict[str, Any]:
     return options
 
 
+def release_parked(consumer: Any) -> None:
+    """Let kafka-python hand back records it parked for a partition that was paused.
+
+    kafka-python 3.0.12 keeps the parsed records of a partition paused mid-batch aside and
+    restores them on resume only when its in-line slot is ``None``; after another partition's
+    batch was read to the end the slot holds that empty batch instead, so the resumed
+    partition is neither returned nor fetched again: it stalls for good (seen: predictions
+    stuck at 1,693,578 of 3,000,000 while their labels were read to the end). Clearing an
+    exhausted slot is what kafka-python does itself when it parks one.
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    slot = getattr(fetcher, "_next_partition_records", None)
+    if slot is not None and not slot and getattr(fetcher, "_paused_partition_records", None):
+        fetcher._next_partition_records = None  # type: ignore[union-attr]
+
+
 class _Listener(ConsumerRebalanceListener):
     # Runs on kafka-python's IO thread: only hand the change over, never block here.
-    def __init__(self, on_change: AssignmentListener) -> None:
+    def __init__(self, on_change: AssignmentListener, aligner: Aligner | None) -> None:
         self._on_change = on_change
+        self._aligner = aligner
 
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self._on_change(set(), {Partition(tp.topic, tp.partition) for tp in revoked})
+        gone = {Partition(tp.topic, tp.partition) for tp in revoked}
+        if self._aligner is not None:
+            self._aligner.forget(gone)
+        self._on_change(set(), gone)
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._on_change({Partition(tp.topic, tp.partition) for tp in assigned}, set())
@@ -68,8 +90,15 @@ class KafkaSource:
         topics: list[str],
         on_assignment: AssignmentListener,
         consumer_factory: Callable[..., Any] = KafkaConsumer,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._cfg = cfg
+        skew = cfg.max_read_skew
+        self._aligner = (
+            Aligner(int(skew * 1000), cfg.max_read_stall, clock=clock) if skew is not None else None
+        )
+        self._held: set[TopicPartition] = set()
+        self._stopped = False  # backpressure: every partition paused
         options = consumer_options(cfg) | {
             "group_id": cfg.group_id,
             "enable_auto_commit": False,
@@ -86,14 +115,53 @@ class KafkaSource:
             self._consumer = consumer_factory(**options)
         except KafkaError as exc:
             raise SourceError(f"cannot create the Kafka consumer: {exc}") from exc
-        self._consumer.subscribe(topics=topics, listener=_Listener(on_assignment))
+        self._consumer.subscribe(topics=topics, listener=_Listener(on_assignment, self._aligner))
 
     def poll(self, timeout_s: float) -> Batch:
         """Records fetched so far, by partition; empty after ``timeout_s`` with none."""
+        # Before every poll, not only on resume: the slot may run empty polls after a resume.
+        release_parked(self._consumer)
         raw = self._consumer.poll(
             timeout_ms=int(timeout_s * 1000), max_records=self._cfg.max_poll_records
         )
-        return {Partition(tp.topic, tp.partition): records for tp, records in raw.items()}
+        batch = {Partition(tp.topic, tp.partition): records for tp, records in raw.items()}
+        if self._aligner is not None:
+            self._aligner.observe({p: records[-1].timestamp for p, records in batch.items()})
+            self._align()
+        return batch
+
+    def _align(self) -> None:
+        # Pause what runs ahead in time, resume what the others caught up with (alignment.py).
+        assert self._aligner is not None
+        behind = {Partition(tp.topic, tp.partition) for tp in self._behind()}
+        ahead = self._aligner.held(behind)
+        self._held = {
+            tp for tp in self._consumer.assignment() if Partition(tp.topic, tp.partition) in ahead
+        }
+        self._apply_pauses()
+
+    def _apply_pauses(self) -> None:
+        # From the consumer's own paused set: a rebalance may have reset it.
+        assigned = self._consumer.assignment()
+        wanted = set(assigned) if self._stopped else self._held & assigned
+        current = self._consumer.paused()
+        if wanted - current:
+            self._consumer.pause(*(wanted - current))
+        if current - wanted:
+            self._consumer.resume(*(current - wanted))
+
+    def _behind(self) -> list[TopicPartition]:
+        # Partitions with records left to read, from what the consumer knows (no request).
+        out = []
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            try:
+                position = self._consumer.position(tp, timeout_ms=0)
+            except KafkaError:
+                continue
+            if high is None or position is None or position < high:
+                out.append(tp)
+        return out
 
     def commit(self, offsets: dict[Partition, int]) -> None:
         """Commit the next offset to read for each partition (synchronously)."""
@@ -126,11 +194,12 @@ class KafkaSource:
         return out
 
     def pause(self, paused: bool) -> None:
-        """Stop (or resume) fetching from every assigned partition; polls keep the group."""
-        if paused:
-            self._consumer.pause(*self._consumer.assignment())
-        else:
-            self._consumer.resume(*self._consumer.paused())
+        """Stop (or resume) fetching from every assigned partition; polls keep the group.
+
+        Resuming leaves the partitions that run ahead in time paused (``max_read_skew``).
+        """
+        self._stopped = paused
+        self._apply_pauses()
 
     def caught_up(self) -> bool:
         """Whether one more poll would drain every assigned partition.
