@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+source scripts/tools.sh
 python -c "from tests.kafka.broker import fetch_jars; print('kafka broker jars:', fetch_jars())"
 ruff check .
 ruff format --check .

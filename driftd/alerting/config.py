@@ -86,6 +86,7 @@ from driftd.alerting.config_types import (
     check_templates,
 )
 from driftd.alerting.receiver_config import (
+    AlertmanagerReceiver,
     BasicAuth,
     PagerDutyReceiver,
     Receiver,
@@ -97,6 +98,7 @@ from driftd.alerting.receiver_config import (
 __all__ = [
     "AlertRule",
     "AlertingConfig",
+    "AlertmanagerReceiver",
     "BasicAuth",
     "DeliveryConfig",
     "InhibitRule",
@@ -280,10 +282,11 @@ class AlertingConfig(Model):
                     f"{path}.receiver: no receiver named {node.receiver!r} "
                     f"(receivers: {sorted(kinds)})"
                 )
-            elif node.receiver is not None and kinds[node.receiver] == "retrain":
+            elif node.receiver is not None and kinds[node.receiver] in ("retrain", "alertmanager"):
+                what = {"retrain": "a retrain trigger", "alertmanager": "an Alertmanager push"}
                 problems.append(
-                    f"{path}.receiver: {node.receiver!r} is a retrain trigger, which picks "
-                    "its alerts with its own matchers and cannot be routed to"
+                    f"{path}.receiver: {node.receiver!r} is {what[kinds[node.receiver]]}, which "
+                    "picks its alerts with its own matchers and cannot be routed to"
                 )
             stack.extend((f"{path}.routes[{i}]", child) for i, child in enumerate(node.routes))
         if problems:

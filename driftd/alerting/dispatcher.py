@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftd.alerting.alert import Alert
+from driftd.alerting.alertmanager import AlertmanagerPush
 from driftd.alerting.grouping import AggregationGroup
 from driftd.alerting.inhibit import Inhibitor
 from driftd.alerting.notification import Notification
@@ -44,6 +45,7 @@ class Dispatcher:
         *,
         receivers: Mapping[str, ReceiverInfo],
         retrain: Sequence[RetrainTrigger] = (),
+        pushes: Sequence[AlertmanagerPush] = (),
     ) -> None:
         self._route = route
         self._routes = {r.id: r for r in route.walk()}
@@ -52,6 +54,7 @@ class Dispatcher:
         self._outbox = outbox
         self._receivers = receivers
         self._retrain = retrain
+        self._pushes = pushes
         self._incoming: dict[str, Alert] = {}
         self._firing: dict[str, Alert] = {}
         self._groups: dict[str, AggregationGroup] = {}
@@ -61,6 +64,9 @@ class Dispatcher:
 
     def add(self, alerts: Iterable[Alert]) -> None:
         """Accept new or updated alerts; they enter their groups on the next ``tick``."""
+        alerts = list(alerts)
+        for push in self._pushes:
+            push.observe(alerts)
         for alert in alerts:
             self._incoming[alert.fingerprint] = alert
             if alert.is_firing:
@@ -122,6 +128,11 @@ class Dispatcher:
             fired = trigger.check(self._firing.values(), muted, now)
             notes.extend(fired)
             self._dirty = self._dirty or bool(fired)
+        #    Alertmanager pushes see every alert, muted or not: Alertmanager mutes its own.
+        for push in self._pushes if flush else ():
+            pushed = push.check(wall)
+            notes.extend(pushed)
+            self._dirty = self._dirty or bool(pushed)
         self._unwritten.extend(notes)
 
     def commit(self, state: Mapping[str, str] | None, wall: float) -> list[Notification]:

@@ -1,4 +1,5 @@
-"""Config models of the receivers: Slack, PagerDuty, generic webhook and retraining trigger."""
+"""Config models of the receivers: Slack, PagerDuty, generic webhook, retraining trigger and
+Alertmanager push."""
 
 from __future__ import annotations
 
@@ -123,7 +124,43 @@ class RetrainReceiver(_HttpReceiver):
     _check_matchers = field_validator("matchers")(check_matchers)
 
 
+class AlertmanagerReceiver(_Receiver):
+    """Push alerts to Alertmanager the way Prometheus does (``POST /api/v2/alerts``).
+
+    Not used by routes: Alertmanager does the grouping, routing, silencing and inhibition, so
+    every alert its ``matchers`` pick (all by default) is pushed on every change and again every
+    ``resend_interval`` while it fires, with ``endsAt`` four resend intervals ahead (Alertmanager
+    resolves it by itself if driftd stops); a resolved alert is pushed with its end for
+    ``resolved_retention``. Several ``urls`` are an HA pair: each gets every push.
+    """
+
+    type: Literal["alertmanager"]
+    urls: list[Annotated[str, Field(pattern=r"^https?://[^\s/]+")]] = Field(min_length=1)
+    matchers: list[str] = Field(default_factory=list)
+    resend_interval: PositiveDuration = 60.0
+    resolved_retention: PositiveDuration = 900.0
+    bearer_token: SecretStr | None = None
+    bearer_token_file: Path | None = None
+    basic_auth: BasicAuth | None = None
+    ca_file: Path | None = None
+
+    _check_matchers = field_validator("matchers")(check_matchers)
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> AlertmanagerReceiver:
+        load_secrets(self, info, "bearer_token")
+        if self.bearer_token is not None and self.basic_auth is not None:
+            raise ValueError("give bearer_token or basic_auth, not both")
+        if self.ca_file is not None:
+            base = (info.context or {}).get("base_dir")
+            path = Path(base) / self.ca_file if base else self.ca_file
+            if not path.is_file():
+                raise ValueError(f"ca_file {path} is not a readable file")
+            object.__setattr__(self, "ca_file", path)
+        return self
+
+
 Receiver = Annotated[
-    SlackReceiver | PagerDutyReceiver | WebhookReceiver | RetrainReceiver,
+    SlackReceiver | PagerDutyReceiver | WebhookReceiver | RetrainReceiver | AlertmanagerReceiver,
     Field(discriminator="type"),
 ]

@@ -15,6 +15,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from driftd.alerting.alertmanager import AlertmanagerNotifier, AlertmanagerPush
 from driftd.alerting.config import AlertingConfig
 from driftd.alerting.dispatcher import Dispatcher, ReceiverInfo
 from driftd.alerting.eventclock import EventClock
@@ -238,11 +239,13 @@ def build_alerting(
         raise ConfigError(f"alerting.outbox_dir: cannot use {config.outbox_dir}: {exc}") from exc
     outbox = Outbox(config.outbox_dir / OUTBOX_FILE)
     silences = Silences(config.silences, config.outbox_dir / SILENCES_FILE)
-    notifiers, triggers = _receivers(config, outbox, transport)
+    notifiers, triggers, pushes = _receivers(config, outbox, transport)
     infos = {r.name: ReceiverInfo(r.type, r.send_resolved) for r in config.receivers}
     route = Route.build(config.route)
     inhibitor = Inhibitor(config.inhibit_rules)
-    dispatcher = Dispatcher(route, inhibitor, silences, outbox, receivers=infos, retrain=triggers)
+    dispatcher = Dispatcher(
+        route, inhibitor, silences, outbox, receivers=infos, retrain=triggers, pushes=pushes
+    )
     events = EventClock()
     saved_clock = outbox.get("clock")
     if saved_clock is not None:
@@ -277,22 +280,27 @@ def build_alerting(
 
 def _receivers(
     config: AlertingConfig, outbox: Outbox, transport: Transport | None
-) -> tuple[Mapping[str, Notifier], list[RetrainTrigger]]:
+) -> tuple[Mapping[str, Notifier], list[RetrainTrigger], list[AlertmanagerPush]]:
     # Imported here so that commands that only load the config do not pay for slack-sdk.
     from driftd.alerting.slack import SlackNotifier
 
     url = config.external_url
     notifiers: dict[str, Notifier] = {}
     triggers: list[RetrainTrigger] = []
+    pushes: list[AlertmanagerPush] = []
     for r in config.receivers:
-        http = transport or UrllibTransport(r.timeout)
+        ca_file = getattr(r, "ca_file", None)
+        http = transport or UrllibTransport(r.timeout, ca_file=ca_file)
         if r.type == "slack":
             notifiers[r.name] = SlackNotifier(r, outbox, url)
         elif r.type == "pagerduty":
             notifiers[r.name] = PagerDutyNotifier(r, http, url)
         elif r.type == "webhook":
             notifiers[r.name] = WebhookNotifier(r, http, url)
+        elif r.type == "alertmanager":
+            notifiers[r.name] = AlertmanagerNotifier(r, http, url)
+            pushes.append(AlertmanagerPush(r))
         else:
             notifiers[r.name] = RetrainNotifier(r, http, url)
             triggers.append(RetrainTrigger(r))
-    return notifiers, triggers
+    return notifiers, triggers, pushes

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import email.utils
 import http.client
+import os
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -38,8 +40,12 @@ class Transport(Protocol):
 class UrllibTransport:
     """``Transport`` over ``urllib.request`` with a per-request timeout (seconds)."""
 
-    def __init__(self, timeout: float = 10.0) -> None:
+    def __init__(
+        self, timeout: float = 10.0, *, ca_file: str | os.PathLike[str] | None = None
+    ) -> None:
         self.timeout = timeout
+        # A private CA (an internal Alertmanager, say) instead of the system's trust store.
+        self._context = ssl.create_default_context(cafile=ca_file) if ca_file else None
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Response:
         """POST ``body``; see the module docstring for what raises."""
@@ -47,7 +53,9 @@ class UrllibTransport:
             raise SinkError(f"refusing to POST to a non-HTTP URL {url!r}", retryable=False)
         request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
+            with urllib.request.urlopen(
+                request, timeout=self.timeout, context=self._context
+            ) as resp:
                 return Response(resp.status, _lower(resp.headers.items()), resp.read())
         except urllib.error.HTTPError as exc:
             # urllib raises for 4xx/5xx; those are answers, and check() decides about them.

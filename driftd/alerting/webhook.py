@@ -7,13 +7,15 @@ import base64
 import json
 from typing import Any
 
-from driftd.alerting.config import RetrainReceiver, WebhookReceiver
+from driftd.alerting.config import AlertmanagerReceiver, RetrainReceiver, WebhookReceiver
 from driftd.alerting.notification import Notification
 from driftd.alerting.timefmt import rfc3339
 from driftd.alerting.transport import Transport, check
 
 
-def auth_headers(config: WebhookReceiver | RetrainReceiver) -> dict[str, str]:
+def auth_headers(
+    config: WebhookReceiver | RetrainReceiver | AlertmanagerReceiver,
+) -> dict[str, str]:
     """Content type plus the configured bearer token or basic auth."""
     headers = {"Content-Type": "application/json", "User-Agent": "driftd"}
     if config.bearer_token is not None:

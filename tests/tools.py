@@ -1,0 +1,98 @@
+"""Real Prometheus-ecosystem binaries for the tests: find them, start them, stop them.
+
+``scripts/tools.sh`` installs them (Debian packages) when the test command runs; a user may
+point at their own with ``DRIFTD_TEST_ALERTMANAGER``. Without them the tests that need them
+skip, which ``CI=true`` turns into a failure (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.kafka.broker import free_port
+
+ALERTMANAGER_CONFIG = """
+route: {receiver: "null", group_wait: 1h}
+receivers: [{name: "null"}]
+"""
+
+
+def find(env: str, *names: str) -> str | None:
+    """The binary named by ``env`` or the first of ``names`` on PATH."""
+    given = os.environ.get(env)
+    if given:
+        return given
+    return next((path for name in names if (path := shutil.which(name))), None)
+
+
+class Alertmanager:
+    """One Alertmanager on 127.0.0.1 with clustering off and its data in a scratch dir."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.port = free_port()
+        self._dir = Path(tempfile.mkdtemp(prefix="driftd-am-"))
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL receivers are configured with."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> Alertmanager:
+        """Start and wait until ``/-/ready`` answers."""
+        config = self._dir / "alertmanager.yml"
+        config.write_text(ALERTMANAGER_CONFIG)
+        log = (self._dir / "alertmanager.log").open("wb")
+        self._proc = subprocess.Popen(
+            [
+                self.binary,
+                f"--config.file={config}",
+                f"--storage.path={self._dir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"alertmanager exited: {self.log()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"alertmanager not ready after {timeout}s: {self.log()[-2000:]}")
+
+    def alerts(self, **query: str) -> list[dict[str, Any]]:
+        """``GET /api/v2/alerts`` (active, silenced and inhibited alerts by default)."""
+        qs = "&".join(f"{k}={v}" for k, v in query.items())
+        with urllib.request.urlopen(f"{self.url}/api/v2/alerts?{qs}", timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def log(self) -> str:
+        """What Alertmanager wrote so far."""
+        path = self._dir / "alertmanager.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        """Stop it and remove its data."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(10)
+        shutil.rmtree(self._dir, ignore_errors=True)
