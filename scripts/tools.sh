@@ -5,7 +5,7 @@
 # Usage: source scripts/tools.sh   (returns non-zero only when CI=true and an install failed)
 _driftd_tools() {
   local missing=() pkg bin
-  for pair in prometheus-alertmanager:prometheus-alertmanager; do
+  for pair in prometheus-alertmanager:prometheus-alertmanager promtool:prometheus; do
     bin="${pair%%:*}"; pkg="${pair##*:}"
     command -v "$bin" >/dev/null 2>&1 || missing+=("$pkg")
   done
@@ -25,7 +25,7 @@ _driftd_tools() {
   fi
   # The package enables a system service; the tests start their own instance.
   if command -v systemctl >/dev/null 2>&1; then
-    systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
+    systemctl disable --now prometheus-alertmanager prometheus >/dev/null 2>&1 || true
   fi
   return 0
 }

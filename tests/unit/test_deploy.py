@@ -31,7 +31,10 @@ DASHBOARD = DEPLOY / "grafana" / "driftd-dashboard.json"
 
 # The newest Kubernetes release whose schemas kubernetes-validate bundles (1.37 with 1.37.0).
 K8S_VERSION = kubernetes_validate.latest_version()
-CRD_KINDS = {"ServiceMonitor"}  # not in the bundled schemas: checked structurally below
+CRD_KINDS = {
+    "ServiceMonitor",
+    "PrometheusRule",
+}  # not in the bundled schemas: checked structurally below
 HTTP_PORT = 9108
 STATE_DIR = "/var/lib/driftd"
 CONFIG_PATH = "/etc/driftd/driftd.yaml"
@@ -67,6 +70,11 @@ METRICS: dict[str, set[str]] = {
     "driftd_label_delay_seconds": {"monitor"},
     "driftd_performance": {"monitor", "metric"},
     "driftd_config_last_reload_successful": set(),
+}
+# Exported too, used by the Prometheus rules but by no dashboard panel.
+RULE_METRICS: dict[str, set[str]] = {
+    "driftd_concept_drift_detections_total": {"monitor", "detector"},
+    "driftd_checkpoint_failures_total": set(),
 }
 HISTOGRAMS = {
     "driftd_batch_processing_seconds",
@@ -164,6 +172,7 @@ def test_manifests_cover_the_deployment() -> None:
             "Service",
             "Service",
             "ServiceMonitor",
+            "PrometheusRule",
             "PodDisruptionBudget",
         ]
     )
@@ -290,6 +299,7 @@ def _check_container_config(config: DriftdConfig, container: dict[str, Any]) -> 
 
 _ACTION = re.compile(r"\{\{.*?\}\}")
 CHART_KINDS = {
+    "PrometheusRule",
     "ConfigMap",
     "Secret",
     "StatefulSet",
@@ -536,29 +546,73 @@ def test_dashboard_structure() -> None:
     ]
 
 
+def _check_query(expr: str, metrics: dict[str, set[str]] = METRICS) -> list[str]:
+    """Fail unless ``expr`` uses exported metrics with their labels; the metrics it uses."""
+    names = [_metric(n) for n in _METRIC.findall(expr)]
+    assert names, expr
+    unknown = sorted(set(names) - set(metrics))
+    assert not unknown, f"{expr}: unknown metric(s) {unknown}"
+    for name, matchers in _SELECTOR.findall(expr):
+        labels = {m.split("=")[0].rstrip("!~").strip() for m in matchers.split(",") if m}
+        assert labels <= metrics[_metric(name)], f"{expr}: {labels}"
+    allowed = set().union(*(metrics[n] for n in names)) | TARGET_LABELS
+    if any(n in HISTOGRAMS for n in names):
+        allowed.add("le")
+    for group in _BY.findall(expr):
+        labels = {label.strip() for label in group.split(",") if label.strip()}
+        assert labels <= allowed, f"{expr}: grouping by {labels - allowed}"
+    for name in _RATE.findall(expr):
+        assert name.endswith(("_total", "_bucket", "_sum", "_count")), f"{expr}: rate of a gauge"
+    if "histogram_quantile" in expr:
+        assert all(n.endswith("_bucket") for n in _METRIC.findall(expr)), expr
+    for name, label in _LABEL_VALUES.findall(expr):
+        assert label in metrics[name], expr
+    return names
+
+
 def test_dashboard_queries_use_exported_metrics_and_labels() -> None:
     used: set[str] = set()
     for expr in _exprs():
-        names = [_metric(n) for n in _METRIC.findall(expr)]
-        assert names, expr
-        unknown = sorted(set(names) - set(METRICS))
-        assert not unknown, f"{expr}: unknown metric(s) {unknown}"
-        used.update(names)
-        for name, matchers in _SELECTOR.findall(expr):
-            labels = {m.split("=")[0].rstrip("!~").strip() for m in matchers.split(",") if m}
-            assert labels <= METRICS[_metric(name)], f"{expr}: {labels}"
-        allowed = set().union(*(METRICS[n] for n in names)) | TARGET_LABELS
-        if any(n in HISTOGRAMS for n in names):
-            allowed.add("le")
-        for group in _BY.findall(expr):
-            labels = {label.strip() for label in group.split(",") if label.strip()}
-            assert labels <= allowed, f"{expr}: grouping by {labels - allowed}"
-        for name in _RATE.findall(expr):
-            assert name.endswith(("_total", "_bucket", "_sum", "_count")), (
-                f"{expr}: rate of a gauge"
-            )
-        if "histogram_quantile" in expr:
-            assert all(n.endswith("_bucket") for n in _METRIC.findall(expr)), expr
-        for name, label in _LABEL_VALUES.findall(expr):
-            assert label in METRICS[name], expr
+        used.update(_check_query(expr))
     assert used == set(METRICS), f"no panel for {sorted(set(METRICS) - used)}"
+
+
+# --- Prometheus rules --------------------------------------------------------------------------
+
+RULES = DEPLOY / "prometheus" / "driftd-rules.yml"
+
+
+def _rules() -> dict[str, Any]:
+    return yaml.safe_load(RULES.read_text(encoding="utf-8"))
+
+
+def test_rules_query_exported_metrics_with_their_labels() -> None:
+    rules = [r for g in _rules()["groups"] for r in g["rules"]]
+    assert {r["alert"] for r in rules if "alert" in r} >= {
+        "DriftdDataDrift",
+        "DriftdPredictionDrift",
+        "DriftdSchemaDrift",
+        "DriftdConceptDrift",
+        "DriftdDown",
+        "DriftdNotReady",
+        "DriftdOutboxBacklog",
+        "DriftdNotificationsFailing",
+        "DriftdConfigReloadFailed",
+        "DriftdConsumerLagGrowing",
+    }
+    for rule in rules:
+        if rule.get("alert") == "DriftdDown":
+            continue  # up{job} is Prometheus's own series
+        _check_query(rule["expr"], METRICS | RULE_METRICS)
+        if "alert" in rule:
+            assert rule["labels"]["severity"] in {"critical", "warning"}
+            assert rule["annotations"]["summary"]
+
+
+def test_prometheusrule_manifests_hold_the_rules_file() -> None:
+    (rule,) = [d for docs in _manifests().values() for d in docs if d["kind"] == "PrometheusRule"]
+    assert rule["spec"] == _rules(), "regenerate deploy/kubernetes/prometheusrule.yaml"
+    linked = CHART / "files" / "driftd-rules.yml"
+    assert linked.resolve() == RULES.resolve()
+    template = (CHART / "templates" / "prometheusrule.yaml").read_text(encoding="utf-8")
+    assert '.Files.Get "files/driftd-rules.yml" | nindent 2' in template
