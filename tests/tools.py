@@ -36,8 +36,9 @@ def find(env: str, *names: str) -> str | None:
 class Alertmanager:
     """One Alertmanager on 127.0.0.1 with clustering off and its data in a scratch dir."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, config: str = ALERTMANAGER_CONFIG) -> None:
         self.binary = binary
+        self.config = config
         self.port = free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="driftd-am-"))
         self._proc: subprocess.Popen[bytes] | None = None
@@ -50,7 +51,7 @@ class Alertmanager:
     def start(self, timeout: float = 30.0) -> Alertmanager:
         """Start and wait until ``/-/ready`` answers."""
         config = self._dir / "alertmanager.yml"
-        config.write_text(ALERTMANAGER_CONFIG)
+        config.write_text(self.config)
         log = (self._dir / "alertmanager.log").open("wb")
         self._proc = subprocess.Popen(
             [

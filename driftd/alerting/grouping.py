@@ -74,7 +74,14 @@ class AggregationGroup:
         if not alerts:
             return None
         alerts.sort(key=lambda a: (not a.is_firing, a.starts_at, a.labels))
-        return Notification(self.route.receiver, self.key, self.labels, tuple(alerts), now)
+        return Notification(
+            self.route.receiver,
+            self.key,
+            self.labels,
+            tuple(alerts),
+            now,
+            self.route.am_group_key(self.labels),
+        )
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready state."""

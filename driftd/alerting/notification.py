@@ -25,6 +25,8 @@ class Notification:
     group_labels: Labels
     alerts: tuple[Alert, ...]
     created_at: float
+    # Alertmanager's groupKey for the same route and group ("" when not from a route).
+    am_group_key: str = ""
 
     @property
     def firing(self) -> tuple[Alert, ...]:
@@ -72,6 +74,7 @@ class Notification:
                 "group_labels": dict(self.group_labels),
                 "alerts": [a.to_dict() for a in self.alerts],
                 "created_at": self.created_at,
+                "am_group_key": self.am_group_key,
             },
             separators=(",", ":"),
         )
@@ -86,6 +89,7 @@ class Notification:
             group_labels=as_labels(data["group_labels"]),
             alerts=tuple(Alert.from_dict(a) for a in data["alerts"]),
             created_at=float(data["created_at"]),
+            am_group_key=str(data.get("am_group_key", "")),
         )
 
 

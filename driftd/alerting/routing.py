@@ -37,6 +37,8 @@ class Route:
     group_interval: float
     repeat_interval: float
     routes: tuple[Route, ...]
+    # Alertmanager's route key: ``{}`` for the root, ``{}/{monitor="fraud"}`` below it.
+    am_key: str = "{}"
 
     @classmethod
     def build(cls, config: RouteConfig, parent: Route | None = None, id: str = "root") -> Route:
@@ -65,6 +67,7 @@ class Route:
                 config.repeat_interval, "repeat_interval", DEFAULT_REPEAT_INTERVAL
             ),
             routes=(),
+            am_key=_am_key(parent, parse_matchers(config.matchers)),
         )
         children = tuple(cls.build(c, node, f"{id}/{i}") for i, c in enumerate(config.routes))
         object.__setattr__(node, "routes", children)
@@ -88,6 +91,11 @@ class Route:
             return labels
         return tuple((k, v) for k, v in labels if k in self.group_by)
 
+    def am_group_key(self, group_labels: Labels) -> str:
+        """Alertmanager's groupKey: ``{}/{monitor="fraud"}:{alertname="DataDrift", ...}``."""
+        inner = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in group_labels if v)
+        return f"{self.am_key}:{{{inner}}}"
+
     def group_key(self, group_labels: Labels) -> str:
         """``root/1:{alertname="DataDrift",monitor="fraud"}``: unique per route and group."""
         inner = ",".join(f"{k}={json.dumps(v)}" for k, v in group_labels)
@@ -99,3 +107,18 @@ class Route:
         for child in self.routes:
             out.extend(child.walk())
         return out
+
+
+_AM_TYPES = {"=": 0, "!=": 1, "=~": 2, "!~": 3}  # Alertmanager's MatchType order
+
+
+def _am_key(parent: Route | None, matchers: tuple[Matcher, ...]) -> str:
+    # Alertmanager sorts a route's matchers by name, value, then type, and quotes the value.
+    ordered = sorted(matchers, key=lambda m: (m.name, m.value, _AM_TYPES[m.op]))
+    own = "{" + ",".join(f"{m.name}{m.op}{_quote(m.value)}" for m in ordered) + "}"
+    return own if parent is None else f"{parent.am_key}/{own}"
+
+
+def _quote(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    return f'"{escaped}"'

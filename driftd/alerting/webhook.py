@@ -7,6 +7,7 @@ import base64
 import json
 from typing import Any
 
+from driftd.alerting.alert import alertmanager_fingerprint
 from driftd.alerting.config import AlertmanagerReceiver, RetrainReceiver, WebhookReceiver
 from driftd.alerting.notification import Notification
 from driftd.alerting.timefmt import rfc3339
@@ -51,23 +52,26 @@ class WebhookNotifier:
         kept = alerts[:limit] if limit else alerts
         return {
             "version": "4",
-            "groupKey": group.group_key,
+            # Alertmanager's groupKey and fingerprints, so a consumer of Alertmanager's
+            # webhooks sees the same identities from driftd.
+            "groupKey": group.am_group_key or group.group_key,
             "truncatedAlerts": len(alerts) - len(kept),
             "status": group.status,
             "receiver": group.receiver,
-            "groupLabels": dict(group.group_labels),
-            "commonLabels": group.common_labels,
+            "groupLabels": {k: v for k, v in group.group_labels if v},
+            "commonLabels": {k: v for k, v in group.common_labels.items() if v},
             "commonAnnotations": group.common_annotations,
             "externalURL": self._external_url,
             "alerts": [
                 {
                     "status": a.status,
-                    "labels": a.label_map,
+                    # Alertmanager never carries an empty label (it drops them on receipt).
+                    "labels": {k: v for k, v in a.labels if v},
                     "annotations": a.annotation_map,
                     "startsAt": rfc3339(a.starts_at),
                     "endsAt": rfc3339(a.ends_at),
                     "generatorURL": a.annotation_map.get("dashboard_url", self._external_url),
-                    "fingerprint": a.fingerprint,
+                    "fingerprint": alertmanager_fingerprint(a.labels),
                 }
                 for a in kept
             ],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from driftd.alerting import AlertingConfig, build_alerting
+from driftd.alerting.alert import Alert, alertmanager_fingerprint, as_labels
+from driftd.alerting.config import RouteConfig
+from driftd.alerting.routing import Route
 from driftd.records import State, Verdict
 from tests.fakes.http_apis import FakeApis
 from tests.integration.helpers import wait_until
@@ -19,12 +24,16 @@ from tests.tools import Alertmanager, find
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def alertmanager() -> Iterator[Alertmanager]:
+def _binary() -> str:
     binary = find("DRIFTD_TEST_ALERTMANAGER", "prometheus-alertmanager", "alertmanager")
     if binary is None:
         pytest.skip("no alertmanager binary (scripts/tools.sh installs prometheus-alertmanager)")
-    am = Alertmanager(binary).start()
+    return binary
+
+
+@pytest.fixture
+def alertmanager() -> Iterator[Alertmanager]:
+    am = Alertmanager(_binary()).start()
     yield am
     am.stop()
 
@@ -103,3 +112,46 @@ def test_alerts_pushed_to_alertmanager_then_resolved(
             wait_until(lambda: _active(alertmanager) == {}, 10, "age resolved")
         finally:
             alerting.close(timeout=1.0)
+
+
+ROUTES = {
+    "receiver": "hook",
+    "group_by": ["monitor"],
+    "group_wait": "1s",
+    "routes": [
+        {"matchers": ['severity=~"critical|warning"', 'monitor="fraud"'], "receiver": "hook"},
+    ],
+}
+
+
+def test_webhook_identities_are_alertmanagers(tmp_path: Path) -> None:
+    """The same route tree and alert in a real Alertmanager and in driftd give the same
+    groupKey and fingerprint in the webhook payload."""
+    labels = {
+        "alertname": "DataDrift",
+        "monitor": "fraud",
+        "feature": "âge",
+        "statistic": "psi",
+        "severity": "critical",
+    }
+    with FakeApis() as api:
+        hook = api.url + "/am"
+        am_config = json.dumps(
+            {"route": ROUTES, "receivers": [{"name": "hook", "webhook_configs": [{"url": hook}]}]}
+        )
+        am = Alertmanager(_binary(), am_config).start()
+        try:
+            body = json.dumps([{"labels": labels, "annotations": {"summary": "s"}}]).encode()
+            request = urllib.request.Request(
+                am.url + "/api/v2/alerts", body, {"Content-Type": "application/json"}
+            )
+            urllib.request.urlopen(request, timeout=5).close()
+            assert api.wait_for(1, timeout=20), am.log()[-2000:]
+        finally:
+            am.stop()
+        [sent] = api.requests
+    route = Route.build(RouteConfig.model_validate(ROUTES))
+    [leaf] = route.match(labels)
+    alert = Alert.firing(as_labels(labels), (("summary", "s"),), 0.0, 0.0)
+    assert leaf.am_group_key(leaf.group_labels(alert.labels)) == sent.body["groupKey"]
+    assert alertmanager_fingerprint(alert.labels) == sent.body["alerts"][0]["fingerprint"]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from driftd.alerting.alert import Alert, as_labels
+from driftd.alerting.alert import Alert, alertmanager_fingerprint, as_labels
 from driftd.alerting.notification import Notification
 from driftd.alerting.receiver_config import WebhookReceiver
 from driftd.alerting.transport import UrllibTransport
@@ -21,12 +21,16 @@ T0 = 1_700_000_000.0
 
 
 def _alert(feature: str, **notes: str) -> Alert:
-    labels = as_labels({"alertname": "DataDrift", "monitor": "fraud", "feature": feature})
+    labels = as_labels(
+        {"alertname": "DataDrift", "monitor": "fraud", "feature": feature, "segment": ""}
+    )
     return Alert.firing(labels, tuple(sorted({"summary": "s", **notes}.items())), T0, T0 + 5)
 
 
 def _note(*alerts: Alert) -> Notification:
-    return Notification("ops", 'root:{monitor="fraud"}', (("monitor", "fraud"),), alerts, T0)
+    return Notification(
+        "ops", 'root:{monitor="fraud"}', (("monitor", "fraud"),), alerts, T0, '{}:{monitor="fraud"}'
+    )
 
 
 def _receiver(tmp_path: Path, **fields: Any) -> WebhookReceiver:
@@ -45,7 +49,7 @@ def test_alertmanager_v4_payload(api: FakeApis, tmp_path: Path) -> None:
     assert request.headers["content-type"] == "application/json"
     assert request.body == {
         "version": "4",
-        "groupKey": 'root:{monitor="fraud"}',
+        "groupKey": '{}:{monitor="fraud"}',  # Alertmanager's shape
         "truncatedAlerts": 0,
         "status": "firing",
         "receiver": "ops",
@@ -61,7 +65,7 @@ def test_alertmanager_v4_payload(api: FakeApis, tmp_path: Path) -> None:
                 "startsAt": "2023-11-14T22:13:20.000Z",
                 "endsAt": "0001-01-01T00:00:00Z",
                 "generatorURL": "https://driftd.example",
-                "fingerprint": _alert("income").fingerprint,
+                "fingerprint": alertmanager_fingerprint(_alert("income").labels),
             },
             {
                 "status": "resolved",
@@ -70,7 +74,7 @@ def test_alertmanager_v4_payload(api: FakeApis, tmp_path: Path) -> None:
                 "startsAt": "2023-11-14T22:13:20.000Z",
                 "endsAt": "2023-11-14T22:14:20.000Z",
                 "generatorURL": "https://g.example/d",
-                "fingerprint": age.fingerprint,
+                "fingerprint": alertmanager_fingerprint(age.labels),
             },
         ],
     }
