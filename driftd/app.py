@@ -31,6 +31,7 @@ from driftd.monitoring.sinks import (
 )
 from driftd.processor import Processor
 from driftd.producing import AckedProducer
+from driftd.sources.connecting import ConnectingSource
 from driftd.sources.kafka import KafkaSource, consumer_options
 from driftd.systemd import Notifier
 
@@ -115,7 +116,10 @@ class Runtime:
         topics = sorted({s.topic for s in config.streams})
         self.daemon = Daemon(
             config,
-            lambda on_assign: KafkaSource(config.kafka, topics, on_assign),
+            lambda on_assign: ConnectingSource(
+                lambda: KafkaSource(config.kafka, topics, on_assign),
+                describe=",".join(config.kafka.bootstrap_servers),
+            ),
             processor,
             self.metrics,
             self.health,

@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Callable
 
 import msgspec
 
@@ -60,10 +61,49 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class ThirdPartyRateLimit(logging.Filter):
+    """At most one record per message template every ``every_s`` seconds from ``prefixes``.
+
+    kafka-python logs each failed connection attempt two or three times, several times a
+    second while a broker is away (94 lines in 20 s at start-up); driftd says once what is wrong
+    and what it does about it. The first of each kind still shows, with a count of what was
+    held back since.
+    """
+
+    def __init__(
+        self,
+        prefixes: tuple[str, ...] = ("kafka",),
+        every_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._prefixes = prefixes
+        self._every = every_s
+        self._clock = clock
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._prefixes):
+            return True
+        key = (record.name, str(record.msg))
+        now = self._clock()
+        seen = self._last.get(key)
+        if seen is not None and now - seen[0] < self._every:
+            self._last[key] = (seen[0], seen[1] + 1)
+            return False
+        if len(self._last) > 1000:  # templates are few; a flood of distinct ones is not kept
+            self._last.clear()
+        self._last[key] = (now, 0)
+        if seen is not None and seen[1]:
+            record.msg = f"{record.msg} [{seen[1]} more like this in the last {self._every:.0f}s]"
+        return True
+
+
 def setup_logging(level: str = "info", fmt: str = "text") -> None:
     """Configure the root logger for the daemon; kafka-python is kept at WARNING and every
     record passes through ``RedactingFilter``."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ThirdPartyRateLimit())
     handler.addFilter(RedactingFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())

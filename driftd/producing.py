@@ -52,7 +52,10 @@ class AckedProducer:
 
     def __init__(self, producer: Any) -> None:
         self._factory: Callable[[], Any] | None = producer if callable(producer) else None
-        self._producer = producer() if callable(producer) else producer
+        # Made on first use, not here: with the broker away at start-up the daemon must still
+        # come up (HTTP, /healthz) and keep trying; a send until then fails and is sent again.
+        self._producer: Any = None if callable(producer) else producer
+        self._unavailable: KafkaError | None = None
         self._inflight: list[tuple[Outgoing, Any]] = []
         self.failures = 0
         self._failed_flushes = 0
@@ -67,9 +70,22 @@ class AckedProducer:
         """Queue one record; never raises for a record the broker refuses (see ``flush``)."""
         self._inflight.append((record, self._send(record)))
 
+    def _client(self) -> Any:
+        if self._producer is None:
+            assert self._factory is not None
+            # One attempt per flush cycle: each waits up to the bootstrap timeout.
+            if self._unavailable is not None:
+                raise self._unavailable
+            try:
+                self._producer = self._factory()
+            except KafkaError as exc:
+                self._unavailable = exc
+                raise
+        return self._producer
+
     def _send(self, record: Outgoing) -> Any:
         try:
-            return self._producer.send(
+            return self._client().send(
                 record.topic,
                 value=record.value,
                 key=record.key,
@@ -86,9 +102,11 @@ class AckedProducer:
         Failed records are sent again right away, so the next ``flush`` may succeed.
         """
         deadline = time.monotonic() + timeout
+        self._unavailable = None
         # KafkaTimeoutError when time is up: what is missing is counted below, record by record.
-        with contextlib.suppress(KafkaError):
-            self._producer.flush(timeout=max(0.0, timeout))
+        if self._producer is not None:
+            with contextlib.suppress(KafkaError):
+                self._producer.flush(timeout=max(0.0, timeout))
         kept: list[tuple[Outgoing, Any]] = []
         failed: list[str] = []
         for record, future in self._inflight:
@@ -99,7 +117,12 @@ class AckedProducer:
                 kept.append((record, self._send(record)))
         self._inflight = kept
         self._failed_flushes = self._failed_flushes + 1 if kept else 0
-        if kept and self._factory is not None and self._failed_flushes >= self.REBUILD_AFTER:
+        if (
+            kept
+            and self._factory is not None
+            and self._producer is not None
+            and self._failed_flushes >= self.REBUILD_AFTER
+        ):
             self._rebuild()
         if kept:
             self.failures += len(failed)
@@ -119,17 +142,19 @@ class AckedProducer:
             self._failed_flushes,
             len(self._inflight),
         )
-        old, self._producer = self._producer, self._factory()
-        with contextlib.suppress(Exception):  # a stuck client may fail to close: it is gone
-            old.close(timeout=0)
+        old, self._producer = self._producer, None
+        if old is not None:
+            with contextlib.suppress(Exception):  # a stuck client may fail to close: it is gone
+                old.close(timeout=0)
         self._inflight = [(record, self._send(record)) for record, _ in self._inflight]
         self._failed_flushes = 0
         self.rebuilds += 1
 
     def close(self, timeout: float = 5.0) -> None:
         """Close the client (what is unacknowledged is replayed from Kafka on restart)."""
-        with contextlib.suppress(KafkaError):
-            self._producer.close(timeout=timeout)
+        if self._producer is not None:
+            with contextlib.suppress(KafkaError):
+                self._producer.close(timeout=timeout)
 
 
 class _Failed:

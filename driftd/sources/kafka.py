@@ -19,6 +19,9 @@ from driftd.sources.base import AssignmentListener, Batch, Partition
 
 log = logging.getLogger(__name__)
 
+TOPIC_CHECK_AFTER_S = 15.0  # the first metadata has long arrived by then
+TOPIC_CHECK_EVERY_S = 60.0
+
 
 def consumer_options(cfg: KafkaConfig) -> dict[str, Any]:
     """kafka-python options for a consumer (or, minus the group keys, a producer)."""
@@ -31,6 +34,9 @@ def consumer_options(cfg: KafkaConfig) -> dict[str, Any]:
         # (about 50 s before counting resumed, in tests/integration/test_faults.py). 1 s is
         # the Java client's default and cheap for the broker.
         "reconnect_backoff_max_ms": 1000,
+        # Creating a client waits for a broker; kafka-python's 30 s would hold start-up and
+        # SIGTERM that long with the broker away (the daemon retries: sources/connecting.py).
+        "bootstrap_timeout_ms": int(cfg.produce_timeout * 1000),
     }
     sec = cfg.security
     if sec.sasl_mechanism is not None:
@@ -99,6 +105,10 @@ class KafkaSource:
         )
         self._held: set[TopicPartition] = set()
         self._stopped = False  # backpressure: every partition paused
+        self._topics = topics
+        self._clock = clock
+        self._check_topics_at = clock() + TOPIC_CHECK_AFTER_S
+        self._missing: set[str] = set()
         options = consumer_options(cfg) | {
             "group_id": cfg.group_id,
             "enable_auto_commit": False,
@@ -125,10 +135,30 @@ class KafkaSource:
             timeout_ms=int(timeout_s * 1000), max_records=self._cfg.max_poll_records
         )
         batch = {Partition(tp.topic, tp.partition): records for tp, records in raw.items()}
+        if self._clock() >= self._check_topics_at:
+            self._check_topics()
         if self._aligner is not None:
             self._aligner.observe({p: records[-1].timestamp for p, records in batch.items()})
             self._align()
         return batch
+
+    def _check_topics(self) -> None:
+        # From the client's metadata cache (no request): kafka-python only logs
+        # UNKNOWN_TOPIC_OR_PARTITION over and over for a topic that does not exist.
+        self._check_topics_at = self._clock() + TOPIC_CHECK_EVERY_S
+        cluster = getattr(self._consumer, "_cluster", None)
+        if cluster is None or not cluster.brokers():
+            return  # no metadata yet: nothing to conclude
+        missing = {t for t in self._topics if cluster.partitions_for_topic(t) is None}
+        for topic in sorted(missing - self._missing):
+            log.error(
+                "topic %r does not exist on the brokers (or this client may not describe it): "
+                "nothing is read from it until it does; create it or fix the stream's topic",
+                topic,
+            )
+        for topic in sorted(self._missing - missing):
+            log.info("topic %r exists now: reading it", topic)
+        self._missing = missing
 
     def _align(self) -> None:
         # Pause what runs ahead in time, resume what the others caught up with (alignment.py).

@@ -124,8 +124,12 @@ def test_reading_finishes_and_stays_within_the_skew(
     assert sorted(order) == sorted(ts for s in streams for ts in s)  # all read, none twice
     gaps = [b - a for s in streams for a, b in itertools.pairwise(s)]
     overshoot = batch * max(gaps, default=0)  # one poll of the partition that ran ahead
+    # Before a partition's first records nothing is known of its time: the first poll of each
+    # partition may be out of order by as much as those first batches span.
+    started = [s for s in streams if s]
+    first = max(s[:batch][-1] for s in started) - min(s[0] for s in started) if started else 0
     latest, worst = -1, 0
     for ts in order:
         latest = max(latest, ts)
         worst = max(worst, latest - ts)
-    assert worst <= skew + overshoot
+    assert worst <= skew + overshoot + first

@@ -50,3 +50,22 @@ def test_slack_sdk_debug_logs_never_show_the_webhook_url(monkeypatch: pytest.Mon
         logger.setLevel(logging.NOTSET)
     logged = out.getvalue()
     assert "hooks.slack.com/***" in logged and "s3cr3t" not in logged
+
+
+def test_third_party_lines_are_rate_limited_per_template() -> None:
+    from driftd.logs import ThirdPartyRateLimit
+
+    now = [0.0]
+    limit = ThirdPartyRateLimit(every_s=60.0, clock=lambda: now[0])
+
+    def rec(name: str, msg: str) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, "f", 1, msg, ("x",), None)
+
+    kept = [limit.filter(rec("kafka.net.manager", "Connection failed: %s")) for _ in range(50)]
+    assert kept.count(True) == 1
+    assert limit.filter(rec("kafka.net.connection", "Connection lost: %s"))  # another kind
+    assert all(limit.filter(rec("driftd.daemon", "x %s")) for _ in range(5))  # driftd's own
+    now[0] = 61.0
+    again = rec("kafka.net.manager", "Connection failed: %s")
+    assert limit.filter(again)
+    assert "[49 more like this in the last 60s]" in again.getMessage()
