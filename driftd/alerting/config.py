@@ -71,8 +71,10 @@ systemd credentials. The example below is validated by the tests::
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator, model_validator
 
@@ -94,6 +96,7 @@ from driftd.alerting.receiver_config import (
     SlackReceiver,
     WebhookReceiver,
 )
+from driftd.alerting.timeintervals import MONTHS, WEEKDAYS, IntervalSpec, parse_ranges
 
 __all__ = [
     "AlertRule",
@@ -157,8 +160,67 @@ class NoDataRule(Model):
     _check_templates = field_validator("annotations")(check_templates)
 
 
+class TimeRange(Model):
+    """A part of the day, ``start_time`` inclusive to ``end_time`` exclusive (``HH:MM``)."""
+
+    start_time: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
+    end_time: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
+
+    @property
+    def minutes(self) -> tuple[int, int]:
+        """(start, end) in minutes of the day."""
+        start, end = (int(t[:2]) * 60 + int(t[3:]) for t in (self.start_time, self.end_time))
+        return start, end
+
+    @model_validator(mode="after")
+    def _order(self) -> TimeRange:
+        start, end = self.minutes
+        if start >= end:
+            raise ValueError(f"start_time {self.start_time} is not before end_time {self.end_time}")
+        return self
+
+
+class TimeIntervalSpecConfig(Model):
+    """One spec of a time interval (Alertmanager's syntax); unset fields match always."""
+
+    times: list[TimeRange] = Field(default_factory=list)
+    weekdays: list[str] = Field(default_factory=list)
+    days_of_month: list[str | int] = Field(default_factory=list)
+    months: list[str | int] = Field(default_factory=list)
+    years: list[str | int] = Field(default_factory=list)
+    location: str = "UTC"
+
+    @model_validator(mode="after")
+    def _parse(self) -> TimeIntervalSpecConfig:
+        self.spec()  # raises ValueError naming the field
+        return self
+
+    def spec(self) -> IntervalSpec:
+        """The evaluable form."""
+        try:
+            ZoneInfo(self.location)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"location {self.location!r} is not a time zone name") from None
+        return IntervalSpec(
+            times=tuple(t.minutes for t in self.times),
+            weekdays=parse_ranges(self.weekdays, WEEKDAYS, 0, 6, "weekdays"),
+            days_of_month=parse_ranges(self.days_of_month, {}, 1, 31, "days_of_month"),
+            months=parse_ranges(self.months, MONTHS, 1, 12, "months"),
+            years=parse_ranges(self.years, {}, 1, 9999, "years"),
+            location=self.location,
+        )
+
+
+class TimeIntervalConfig(Model):
+    """A named time interval for routes' ``mute_time_intervals`` / ``active_time_intervals``."""
+
+    name: Name
+    time_intervals: list[TimeIntervalSpecConfig] = Field(min_length=1)
+
+
 class RouteConfig(Model):
-    """A node of the route tree; unset settings are inherited from the parent."""
+    """A node of the route tree; unset settings are inherited from the parent (except the
+    time intervals, which apply to their own route only, as in Alertmanager)."""
 
     receiver: Name | None = None
     matchers: list[str] = Field(default_factory=list)
@@ -168,8 +230,13 @@ class RouteConfig(Model):
     group_interval: PositiveDuration | None = None
     repeat_interval: PositiveDuration | None = None
     routes: list[RouteConfig] = Field(default_factory=list)
+    mute_time_intervals: list[Name] = Field(default_factory=list)
+    active_time_intervals: list[Name] = Field(default_factory=list)
 
     _check_matchers = field_validator("matchers")(check_matchers)
+    _legacy = model_validator(mode="before")(
+        lambda data: _legacy_matchers(data, ("match", "match_re"), "matchers")
+    )
 
     @field_validator("group_by")
     @classmethod
@@ -193,6 +260,35 @@ class InhibitRule(Model):
 
     _check_source = field_validator("source_matchers")(check_matchers)
     _check_target = field_validator("target_matchers")(check_matchers)
+    _legacy = model_validator(mode="before")(
+        lambda data: _legacy_matchers(
+            _legacy_matchers(data, ("source_match", "source_match_re"), "source_matchers"),
+            ("target_match", "target_match_re"),
+            "target_matchers",
+        )
+    )
+
+
+def _legacy_matchers(data: Any, keys: tuple[str, str], into: str) -> Any:
+    """Alertmanager's older ``match`` / ``match_re`` maps (still in many pasted configs) as
+    matchers: ``{severity: critical}`` is ``severity="critical"``, a ``_re`` value ``=~``."""
+    if not isinstance(data, dict) or not any(k in data for k in keys):
+        return data
+    data = dict(data)
+    matchers = list(data.get(into) or [])
+    for key, op in zip(keys, ("=", "=~"), strict=True):
+        given = data.pop(key, None)
+        if given is None:
+            continue
+        if not isinstance(given, dict):
+            raise ValueError(f"{key} must be a map of label name to value")
+        for name, value in given.items():
+            if not isinstance(value, str | int | float | bool):
+                raise ValueError(f"{key}.{name} must be a string")
+            text = value if isinstance(value, str) else str(value).lower()
+            matchers.append(f"{name}{op}{json.dumps(text)}")
+    data[into] = matchers
+    return data
 
 
 class SilenceConfig(Model):
@@ -242,6 +338,18 @@ class AlertingConfig(Model):
     # what a live run would have sent, in event time; "head" only the alerts still firing
     # once the consumer has caught up, with their original start times.
     catch_up: Literal["replay", "head"] = "replay"
+    # Named intervals for routes' mute_time_intervals / active_time_intervals; Alertmanager's
+    # older top-level ``mute_time_intervals`` list is read the same way.
+    time_intervals: list[TimeIntervalConfig] = Field(default_factory=list)
+    mute_time_intervals: list[TimeIntervalConfig] = Field(default_factory=list)
+
+    @property
+    def intervals(self) -> dict[str, tuple[IntervalSpec, ...]]:
+        """Every named interval in evaluable form."""
+        return {
+            t.name: tuple(spec.spec() for spec in t.time_intervals)
+            for t in [*self.time_intervals, *self.mute_time_intervals]
+        }
 
     @field_validator("outbox_dir")
     @classmethod
@@ -274,6 +382,15 @@ class AlertingConfig(Model):
             problems.append("alerting.route.receiver: the root route needs a receiver")
         if self.route.matchers:
             problems.append("alerting.route.matchers: the root route matches every alert")
+        if self.route.mute_time_intervals or self.route.active_time_intervals:
+            problems.append(
+                "alerting.route: the root route cannot have mute or active time intervals "
+                "(as in Alertmanager): set them on a child route"
+            )
+        interval_names = [t.name for t in [*self.time_intervals, *self.mute_time_intervals]]
+        if len(set(interval_names)) != len(interval_names):
+            twice = sorted({n for n in interval_names if interval_names.count(n) > 1})
+            problems.append(f"alerting.time_intervals: names used twice: {twice}")
         stack: list[tuple[str, RouteConfig]] = [("alerting.route", self.route)]
         while stack:
             path, node = stack.pop()
@@ -288,6 +405,13 @@ class AlertingConfig(Model):
                     f"{path}.receiver: {node.receiver!r} is {what[kinds[node.receiver]]}, which "
                     "picks its alerts with its own matchers and cannot be routed to"
                 )
+            for key in ("mute_time_intervals", "active_time_intervals"):
+                for name in getattr(node, key):
+                    if name not in interval_names:
+                        problems.append(
+                            f"{path}.{key}: no time interval named {name!r} "
+                            f"(alerting.time_intervals: {sorted(interval_names)})"
+                        )
             stack.extend((f"{path}.routes[{i}]", child) for i, child in enumerate(node.routes))
         if problems:
             raise ValueError("\n".join(problems))

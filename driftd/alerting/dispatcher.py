@@ -23,6 +23,7 @@ from driftd.alerting.outbox import Item, Outbox
 from driftd.alerting.retrain import RetrainTrigger
 from driftd.alerting.routing import Route
 from driftd.alerting.silence import Silences
+from driftd.alerting.timeintervals import IntervalSpec, any_contains
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class Dispatcher:
         receivers: Mapping[str, ReceiverInfo],
         retrain: Sequence[RetrainTrigger] = (),
         pushes: Sequence[AlertmanagerPush] = (),
+        intervals: Mapping[str, Sequence[IntervalSpec]] | None = None,
     ) -> None:
         self._route = route
         self._routes = {r.id: r for r in route.walk()}
@@ -55,6 +57,7 @@ class Dispatcher:
         self._receivers = receivers
         self._retrain = retrain
         self._pushes = pushes
+        self._intervals = dict(intervals or {})
         self._incoming: dict[str, Alert] = {}
         self._firing: dict[str, Alert] = {}
         self._groups: dict[str, AggregationGroup] = {}
@@ -116,6 +119,10 @@ class Dispatcher:
         for key, group in list(self._groups.items()):
             if not flush or not group.due(now):
                 continue
+            if self._time_muted(group.route, wall):
+                # Held, not flushed: the group stays due and is sent at the first step after
+                # the interval (its log is untouched, so nothing is lost or sent twice).
+                continue
             self._dirty = True
             send_resolved = self._receivers[group.route.receiver].send_resolved
             note = group.flush(now, muted, send_resolved)
@@ -134,6 +141,14 @@ class Dispatcher:
             notes.extend(pushed)
             self._dirty = self._dirty or bool(pushed)
         self._unwritten.extend(notes)
+
+    def _time_muted(self, route: Route, wall: float) -> bool:
+        # Wall clock, like silences: these intervals are about when people are paged.
+        if any(any_contains(self._intervals[n], wall) for n in route.mute_intervals):
+            return True
+        return bool(route.active_intervals) and not any(
+            any_contains(self._intervals[n], wall) for n in route.active_intervals
+        )
 
     def commit(self, state: Mapping[str, str] | None, wall: float) -> list[Notification]:
         """6. outbox: the notifications since the last commit and the state that produced

@@ -39,6 +39,9 @@ class Route:
     routes: tuple[Route, ...]
     # Alertmanager's route key: ``{}`` for the root, ``{}/{monitor="fraud"}`` below it.
     am_key: str = "{}"
+    # Named time intervals of this route only (not inherited, as in Alertmanager).
+    mute_intervals: tuple[str, ...] = ()
+    active_intervals: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, config: RouteConfig, parent: Route | None = None, id: str = "root") -> Route:
@@ -68,6 +71,8 @@ class Route:
             ),
             routes=(),
             am_key=_am_key(parent, parse_matchers(config.matchers)),
+            mute_intervals=tuple(config.mute_time_intervals),
+            active_intervals=tuple(config.active_time_intervals),
         )
         children = tuple(cls.build(c, node, f"{id}/{i}") for i, c in enumerate(config.routes))
         object.__setattr__(node, "routes", children)

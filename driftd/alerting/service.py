@@ -244,7 +244,14 @@ def build_alerting(
     route = Route.build(config.route)
     inhibitor = Inhibitor(config.inhibit_rules)
     dispatcher = Dispatcher(
-        route, inhibitor, silences, outbox, receivers=infos, retrain=triggers, pushes=pushes
+        route,
+        inhibitor,
+        silences,
+        outbox,
+        receivers=infos,
+        retrain=triggers,
+        pushes=pushes,
+        intervals=config.intervals,
     )
     events = EventClock()
     saved_clock = outbox.get("clock")

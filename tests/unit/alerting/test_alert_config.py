@@ -132,3 +132,30 @@ def test_relative_outbox_dir_resolves_against_the_config_directory(tmp_path: Pat
         {**BASE, "outbox_dir": "state/alerting"}, context={"base_dir": tmp_path}
     )
     assert config.outbox_dir == tmp_path / "state/alerting"
+
+
+def test_alertmanager_match_and_match_re_become_matchers() -> None:
+    from driftd.alerting.config import InhibitRule, RouteConfig
+
+    route = RouteConfig.model_validate(
+        {
+            "receiver": "x",
+            "matchers": ['monitor="fraud"'],
+            "match": {"severity": "critical"},
+            "match_re": {"feature": "age|income"},
+            "routes": [{"match": {"team": "ml"}}],
+        }
+    )
+    assert route.matchers == ['monitor="fraud"', 'severity="critical"', 'feature=~"age|income"']
+    assert route.routes[0].matchers == ['team="ml"']
+    rule = InhibitRule.model_validate(
+        {"source_match": {"alertname": "NoData"}, "target_match_re": {"alertname": ".*Drift"}}
+    )
+    assert (rule.source_matchers, rule.target_matchers) == (
+        ['alertname="NoData"'],
+        ['alertname=~".*Drift"'],
+    )
+    with pytest.raises(ValueError, match="match must be a map"):
+        RouteConfig.model_validate({"match": ["severity=critical"]})
+    with pytest.raises(ValueError, match="invalid regex"):
+        RouteConfig.model_validate({"match_re": {"feature": "("}})
