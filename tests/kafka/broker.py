@@ -4,12 +4,16 @@ The jars come from Maven Central through ``tests/kafka/pom.xml`` and are cached 
 ``$DRIFTD_KAFKA_CACHE`` (default ``~/.cache/driftd/kafka``), so only the first run on a machine
 downloads them. Each broker gets a fresh data directory and free ports.
 
-Usable on its own: ``python -m tests.kafka.broker`` starts a broker and prints its address.
+Usable on its own: ``python -m tests.kafka.broker`` starts a broker, prints its address and runs
+until Ctrl-C or SIGTERM, which stop the broker and delete its data (``--help`` for usage).
 """
 
 from __future__ import annotations
 
+import argparse
+import atexit
 import base64
+import contextlib
 import hashlib
 import os
 import re
@@ -17,13 +21,37 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from types import FrameType
 
 POM = Path(__file__).with_name("pom.xml")
 STARTED = re.compile(r"\[KafkaRaftServer nodeId=1\] Kafka Server started")
+
+# Broker processes not stopped yet. The broker runs in its own session (so a Ctrl-C meant for
+# the tests does not reach it), hence nothing stops it when this process ends: the atexit hook
+# below does, whatever normal path the interpreter exits by (a failed session, an uncaught
+# exception, sys.exit). A SIGKILL of this process still leaves it running. By the pid that
+# started each one: a forked child exiting leaves its parent's brokers alone.
+_RUNNING: dict[subprocess.Popen[bytes], int] = {}
+
+
+@atexit.register
+def _stop_leftover_brokers() -> None:
+    for proc, owner in list(_RUNNING.items()):
+        if owner != os.getpid():
+            continue
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        _RUNNING.pop(proc, None)
 
 
 class BrokerError(RuntimeError):
@@ -195,6 +223,7 @@ class KafkaBroker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        _RUNNING[self.proc] = os.getpid()
         log.close()
         self._wait_started(timeout, offset)
         return self
@@ -231,14 +260,16 @@ class KafkaBroker:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Controlled shutdown (SIGTERM), then SIGKILL if it takes longer than ``timeout``."""
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        _RUNNING.pop(self.proc, None)
 
     def restart(self) -> None:
         """Stop and start again on the same ports and data (for outage tests)."""
@@ -251,17 +282,65 @@ class KafkaBroker:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def main() -> None:
-    """Run a broker in the foreground until Ctrl-C."""
-    broker = KafkaBroker().start()
-    print(f"Kafka broker ready at {broker.bootstrap} (log: {broker.log_path}); Ctrl-C stops it")
+def _parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog="python -m tests.kafka.broker",
+        description=(
+            "Start a single-node Apache Kafka broker (KRaft) on 127.0.0.1 with a fresh data "
+            "directory and free ports, print its bootstrap address, and run it until Ctrl-C "
+            "or SIGTERM, which stop the broker and delete its data."
+        ),
+        epilog=(
+            "Needs Java 17+ and, on the first run, Maven (mvn) to fetch the jars, which are "
+            "cached under $DRIFTD_KAFKA_CACHE (default ~/.cache/driftd/kafka)."
+        ),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a broker in the foreground until Ctrl-C or SIGTERM; the process exit code."""
+    _parser().parse_args(argv)
+    stopping = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # Unwind to the ``finally`` below, which stops the broker; a second signal while it
+        # does is ignored, so the shutdown is not cut short (stop() is time-boxed).
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    broker: KafkaBroker | None = None
     try:
-        broker.proc.wait() if broker.proc else None
-    except KeyboardInterrupt:
-        pass
+        print("starting a Kafka broker...", flush=True)
+        broker = KafkaBroker()
+        broker.start()
+        print(
+            f"Kafka broker ready at {broker.bootstrap} (log: {broker.log_path}); Ctrl-C stops it",
+            flush=True,
+        )
+        assert broker.proc is not None
+        code = broker.proc.wait()
+        print(
+            f"the Kafka broker exited on its own with {code}; log tail:\n{broker._tail()}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    except BrokerError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
     finally:
-        broker.cleanup()
+        stopping = True
+        if broker is not None:
+            with contextlib.suppress(OSError):  # stdout may be a pipe closed by now
+                print("stopping the Kafka broker...", flush=True)
+            broker.cleanup()
+            with contextlib.suppress(OSError):
+                print("Kafka broker stopped", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

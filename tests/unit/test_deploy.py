@@ -125,7 +125,13 @@ def _placeholder_env(env: list[dict[str, Any]]) -> dict[str, str]:
 def _check_probes(container: dict[str, Any]) -> None:
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"metrics": HTTP_PORT}
-    expected = {"startupProbe": "/readyz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
+    # /readyz needs the broker: only readiness may depend on Kafka. A startup probe on /readyz
+    # would turn a Kafka outage at pod start into a restart loop.
+    expected = {
+        "startupProbe": "/healthz",
+        "livenessProbe": "/healthz",
+        "readinessProbe": "/readyz",
+    }
     for probe, path in expected.items():
         get = container[probe]["httpGet"]
         assert get["path"] == path, probe
@@ -134,6 +140,11 @@ def _check_probes(container: dict[str, Any]) -> None:
     # A cold Numba cache, a state restore and a group join must fit before the first restart.
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
     assert container["livenessProbe"]["failureThreshold"] >= 3
+
+
+def _check_pdb(pdb: dict[str, Any]) -> None:
+    # With Kafka down every pod is unready: the default policy would block all node drains.
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
 
 
 def _check_hardening(pod: dict[str, Any], container: dict[str, Any]) -> None:
@@ -222,6 +233,7 @@ def test_services_select_the_pods() -> None:
     pdb = _one("PodDisruptionBudget")
     assert pdb["spec"]["maxUnavailable"] == 1
     assert _selects(pdb["spec"]["selector"]["matchLabels"], pod_labels)
+    _check_pdb(pdb)
 
 
 def test_statefulset_probes_and_hardening() -> None:
@@ -395,6 +407,8 @@ def test_chart_templates_cover_the_deployment() -> None:
     assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "state"
     mounts = {m["name"]: m["mountPath"] for m in _container(sts)["volumeMounts"]}
     assert mounts["config"] == str(Path(CONFIG_PATH).parent)
+    pdb = (CHART / "templates" / "poddisruptionbudget.yaml").read_text(encoding="utf-8")
+    _check_pdb(_crude_render(pdb))
 
 
 def test_chart_references_defined_values_and_helpers() -> None:
@@ -445,6 +459,85 @@ def test_dockerfile() -> None:
     assert f"NUMBA_CACHE_DIR={STATE_DIR}/" in env
     build = " ".join(a for i, a in instructions[: froms[-1]] if i == "RUN")
     assert "pip wheel" in build
+    # Pinned by digest, or through a build argument documented for passing the digest.
+    base = instructions[froms[-1]][1].split()[0]
+    if "@" not in base:
+        assert base == "${BASE_IMAGE}"
+        assert args["BASE_IMAGE"].startswith("python:3.11-slim-bookworm")
+        assert "--build-arg BASE_IMAGE=python:3.11-slim-bookworm@sha256:" in (
+            DOCKERFILE.read_text(encoding="utf-8")
+        )
+    for image in images:
+        if "@" in image:
+            assert re.fullmatch(r"[^@\s]+@sha256:[0-9a-f]{64}", image.split()[0]), image
+
+
+def test_dockerfile_installs_pinned_dependencies_before_the_sources() -> None:
+    instructions = _dockerfile()
+    runtime = max(i for i, (name, _) in enumerate(instructions) if name == "FROM")
+    build = instructions[:runtime]
+    copies = [(i, a.split()) for i, (name, a) in enumerate(build) if name == "COPY"]
+    runs = [(i, a) for i, (name, a) in enumerate(build) if name == "RUN"]
+    (deps_copy,) = [(i, a) for i, a in copies if "deploy/constraints.txt" in a]
+    index, sources = deps_copy
+    assert "pyproject.toml" in sources
+    assert not set(sources[:-1]) - {"pyproject.toml", "deploy/constraints.txt"}, "no sources"
+    target = sources[-1]
+    constraints = "constraints.txt" if target.endswith("/") else target
+    # The install from the constraints runs after that COPY and before any source is copied:
+    # editing driftd/ must not invalidate the dependency layer.
+    (install,) = [(i, a) for i, a in runs if f"-c {constraints}" in a]
+    (source,) = [i for i, a in copies if a[0] == "driftd"]
+    assert index < install[0] < source
+    assert "tomllib" in install[1] and "['project']['dependencies']" in install[1]
+    assert "pip install -r requirements.txt" in install[1]
+    wheel = next(a for i, a in runs if "pip wheel" in a)
+    assert "--no-deps /dist/driftd-" in wheel, "nothing beyond the pinned layer is installed"
+    assert "pip check" in wheel
+
+
+def _pins() -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for raw in (DEPLOY / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep and version and not set(version) & set("<>=!~*,; "), f"not exact: {line}"
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_constraints_pin_the_runtime_dependencies() -> None:
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = _pins()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for spec in project["dependencies"]:
+        req = Requirement(spec)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is not pinned in deploy/constraints.txt"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]}"
+    tools = {
+        canonicalize_name(Requirement(r).name) for r in project["optional-dependencies"]["test"]
+    }
+    assert not tools & set(pins), "test tools do not belong in the image"
+    # Transitive dependencies too, as far as this environment can tell (same versions only).
+    for name, version in pins.items():
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        if dist.version != version:
+            continue
+        for spec in dist.requires or []:
+            req = Requirement(spec)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                assert canonicalize_name(req.name) in pins, f"{name} needs {req.name}"
 
 
 def _docker_ignored(path: str, patterns: list[str]) -> bool:
@@ -470,7 +563,7 @@ def test_dockerignore_keeps_what_the_build_copies() -> None:
     assert {"pyproject.toml", project["project"]["readme"], *packages} <= copied
     for source in copied:
         assert (ROOT / source).exists(), source
-        assert not _docker_ignored(source, patterns), source
+        assert not _docker_ignored(source, patterns), f"add !{source} to .dockerignore"
     assert not _docker_ignored("driftd/config/loader.py", patterns)
     for path in (".venv/bin/python", ".git/HEAD", "tests/data/fraud.profile", "driftd/__pycache__"):
         assert _docker_ignored(path, patterns), path
