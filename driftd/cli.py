@@ -11,6 +11,19 @@ from driftd.errors import ConfigError, DriftdError, ProfileError
 
 EXIT_CONFIG = 2
 
+BUILD_EPILOG = """\
+column types:
+  Numbers are numeric, text and booleans categorical, unless --numeric, --categorical or
+  `types:` in the --config file say otherwise. A text column whose non-missing values are at
+  least 95% numbers, but not all (9,999 numbers and one "12,5"), is not guessed: the build
+  stops with exit code 2, naming the column, how many values are not numbers and the first
+  of them (rows count from 1, not counting a CSV header), until you fix the data or declare
+  the column with --numeric (those values count as missing) or --categorical. In CSV, empty
+  cells and missing markers (NA, N/A, n/a, null, NaN, ...) are missing values, not bad ones.
+
+Exit code 2 when the input or the options cannot make a profile; nothing is written then.
+"""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -52,7 +65,13 @@ def _parser() -> argparse.ArgumentParser:
 
     ref = sub.add_parser("reference", help="build or show reference profiles")
     ref_sub = ref.add_subparsers(dest="reference_command", required=True, metavar="ACTION")
-    build = ref_sub.add_parser("build", help="build a profile from CSV, Parquet or JSONL")
+    build = ref_sub.add_parser(
+        "build",
+        help="build a profile from CSV, Parquet or JSONL",
+        description="Build a reference profile from training data (CSV, Parquet or JSON lines).",
+        epilog=BUILD_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     build.add_argument("--input", required=True, help="training data (.csv, .parquet, .jsonl)")
     build.add_argument("--out", required=True, help="profile file to write")
     build.add_argument("--config", help="YAML with build options (types, exclude, label, ...)")
@@ -60,8 +79,21 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--prediction", help="prediction column")
     build.add_argument("--id", help="id column (excluded from the features)")
     build.add_argument("--exclude", action="append", default=[], help="column to skip")
-    build.add_argument("--categorical", action="append", default=[], help="force categorical")
-    build.add_argument("--numeric", action="append", default=[], help="force numeric")
+    build.add_argument(
+        "--categorical",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="type COLUMN as categorical: every value is a category (repeatable)",
+    )
+    build.add_argument(
+        "--numeric",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="type COLUMN as numeric: values that are not numbers count as missing, and the "
+        "build says how many (repeatable)",
+    )
     build.add_argument("--bins", type=int, help="quantile bins per numeric feature (10)")
     build.add_argument("--ks-sample-size", type=int, help="sorted KS sample size (20000)")
     build.add_argument("--max-categories", type=int, help="categories kept per feature (50)")
@@ -155,7 +187,13 @@ def _reference(args: argparse.Namespace) -> int:
             overrides[key] = getattr(args, key)
     options = replace(options, **overrides)
     progress = None if args.quiet or not sys.stderr.isatty() else progress_printer()
-    profile = build_profile(args.input, options, progress=progress)
+
+    def notice(message: str) -> None:
+        if progress is not None:
+            print(file=sys.stderr)  # end the progress line first
+        print(f"driftd: {message}", file=sys.stderr)
+
+    profile = build_profile(args.input, options, progress=progress, notice=notice)
     if progress is not None:
         print(file=sys.stderr)
     path = save_profile(profile, args.out)

@@ -1,6 +1,6 @@
 """Reference profiles: build from training data, save/load, describe."""
 
-from driftd.reference.build import BuildOptions, build_profile
+from driftd.reference.build import BuildOptions, MixedTypesError, build_profile
 from driftd.reference.io import load_profile, save_profile
 from driftd.reference.profile import (
     CategoricalSummary,
@@ -14,6 +14,7 @@ __all__ = [
     "BuildOptions",
     "CategoricalSummary",
     "FeatureProfile",
+    "MixedTypesError",
     "NumericSummary",
     "Profile",
     "build_profile",

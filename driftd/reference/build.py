@@ -2,16 +2,38 @@
 
 The file is read in record batches (pyarrow), so memory holds the numeric columns as float64
 plus category counts: 1 million rows × 50 numeric columns is about 400 MB.
+
+Column types are inferred unless ``BuildOptions.types`` declares them: numbers are numeric,
+text and booleans categorical. A text column is checked too: when at least ``MOSTLY_NUMERIC``
+(95 %) of its non-missing values are numbers but some are not (9,999 numbers and one "12,5"),
+it is neither typed numeric nor silently made categorical; the build stops with a
+``MixedTypesError`` naming the column, how many values are not numbers and the first of them,
+until the column is declared: numeric (values that are not numbers count as missing, and a
+notice says how many) or categorical (every value is a category). In CSV, empty cells and
+pyarrow's missing markers (``NA``, ``N/A``, ``n/a``, ``null``, ``NaN``, ...) are missing values,
+as they are in a numeric CSV column, not values that fail to parse. Rows are numbered from 1,
+not counting a CSV header.
+
+pyarrow's CSV reader infers types from the first block (``BLOCK_BYTES``, 16 MB); a value further
+on that does not fit (text in a column of numbers, ``1.5`` in a column of integers) makes the
+file be read again with that column as text or floating point. A JSON lines file that pyarrow
+cannot read (a field that is a number on one line and a string on another) is read again with
+Python's json module.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import json
+import logging
+import re
+import shlex
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +52,32 @@ from driftd.reference.profile import (
     Profile,
 )
 
+log = logging.getLogger(__name__)
+
 # Training categories beyond the histogram domain that are remembered as "known", so they are
 # not reported as unseen; past this many the profile stops listing them.
 KNOWN_OTHER_CAP = 10_000
 
+# CSV and JSON are read (and their column types inferred by pyarrow) this many bytes at a time.
+BLOCK_BYTES = 16 << 20
+
+# A text column with at least this share of numbers among its non-missing values, but not all,
+# is reported instead of being typed (see the module docstring).
+MOSTLY_NUMERIC = 0.95
+
+# What pyarrow's string-to-float64 cast accepts (checked against it), for counting per value.
+_NUMBER = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:nan|inf|infinity))$"
+
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """How to build a profile; every field has a sensible default."""
+    """How to build a profile; every field has a sensible default.
+
+    ``types`` declares a column's type instead of inferring it: ``"numeric"`` reads numbers and
+    counts values that are not numbers as missing (with a notice saying how many), and
+    ``"categorical"`` keeps every value as a category. Declaring is how a column that is mostly
+    but not only numbers (a ``MixedTypesError``) gets built.
+    """
 
     types: dict[str, FeatureType] = field(default_factory=dict)
     exclude: frozenset[str] = frozenset()
@@ -52,29 +92,239 @@ class BuildOptions:
     batch_rows: int = 65_536
 
 
-def _batches(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
+@dataclass
+class Unparsed:
+    """The values of a text column that are not numbers: how many of how many, and the first."""
+
+    total: int = 0  # non-missing values seen
+    bad: int = 0
+    first_row: int = 0  # 1-based row of the first value that is not a number; 0: none yet
+    first_value: str = ""
+
+    @property
+    def mostly_numeric(self) -> bool:
+        """Some values are not numbers, but at least ``MOSTLY_NUMERIC`` of them are."""
+        return self.bad > 0 and self.total - self.bad >= MOSTLY_NUMERIC * self.total
+
+    def describe(self) -> str:
+        """E.g. ``1 of 10,000 non-missing values is not a number (first at row 12: '12,5')``."""
+        verb = "is not a number" if self.bad == 1 else "are not numbers"
+        value = self.first_value if len(self.first_value) <= 40 else self.first_value[:40] + "..."
+        return (
+            f"{self.bad:,} of {self.total:,} non-missing values {verb} "
+            f"(first at row {self.first_row:,}: {value!r})"
+        )
+
+
+class MixedTypesError(ProfileError):
+    """Columns that are mostly numbers but hold some values that are not (exit code 2 in the
+    CLI); ``columns`` maps each column to its ``Unparsed`` counts."""
+
+    def __init__(self, path: Path, columns: dict[str, Unparsed]) -> None:
+        self.columns = columns
+        if len(columns) == 1:
+            ((name, unparsed),) = columns.items()
+            arg = shlex.quote(name)
+            message = (
+                f"{path}: column {name!r} looks numeric, but {unparsed.describe()}. Fix the data, "
+                f"or say what the column is: --numeric {arg} (values that are not numbers count "
+                f"as missing) or --categorical {arg} (every value is a category); in a --config "
+                "file: types: {" + f"{name}: numeric" + "}"
+            )
+        else:
+            lines = "\n".join(f"  - {name!r}: {u.describe()}" for name, u in columns.items())
+            message = (
+                f"{path}: {len(columns)} columns look numeric but hold values that are not "
+                f"numbers:\n{lines}\nFix the data, or say what each column is: --numeric COLUMN "
+                "(values that are not numbers count as missing) or --categorical COLUMN (every "
+                "value is a category); in a --config file: types: {COLUMN: numeric}"
+            )
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """How the file is read; a value that does not fit what a reader inferred changes it."""
+
+    as_float: frozenset[str] = frozenset()  # CSV columns read as float64 (integers, then 1.5)
+    as_text: frozenset[str] = frozenset()  # CSV columns read as text (numbers, then "n/a")
+    python_json: bool = False  # JSON lines read with Python's json module
+
+
+class _RereadError(Exception):
+    """Start reading the file again, the way ``reading`` says; ``note`` tells the user why."""
+
+    def __init__(self, reading: _Reading, note: str) -> None:
+        super().__init__(note)
+        self.reading = reading
+        self.note = note
+
+
+def _kind_of(path: Path) -> str:
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+    if suffix in {".parquet", ".pq"}:
+        return "parquet"
+    if suffix in {".csv", ".csv.gz"}:
+        return "csv"
+    if suffix in {".jsonl", ".ndjson", ".json", ".jsonl.gz"}:
+        return "json"
+    raise ProfileError(f"{path}: unknown input type {path.suffix!r}; use .csv, .parquet or .jsonl")
+
+
+_CSV_CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+): invalid value")
+
+
+def _batches(
+    path: Path, batch_rows: int, reading: _Reading, omit: frozenset[str]
+) -> Iterator[pa.RecordBatch]:
+    """The file's record batches; ``omit`` names columns whose values are not needed."""
+    kind = _kind_of(path)
+    names: list[str] = []
     try:
-        if suffix in {".parquet", ".pq"}:
+        if kind == "parquet":
             import pyarrow.parquet as pq
 
             yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
-        elif suffix in {".csv", ".csv.gz"}:
+        elif kind == "csv":
             import pyarrow.csv as pcsv
 
-            yield from pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=16 << 20))
-        elif suffix in {".jsonl", ".ndjson", ".json", ".jsonl.gz"}:
+            types = dict.fromkeys(reading.as_float, pa.float64())
+            types.update(dict.fromkeys(reading.as_text, pa.string()))
+            reader = pcsv.open_csv(
+                path,
+                read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES),
+                convert_options=pcsv.ConvertOptions(column_types=types),
+            )
+            names = reader.schema.names
+            yield from reader
+        elif reading.python_json:
+            yield from _python_json_batches(path, batch_rows, omit)
+        else:
             import pyarrow.json as pjson
 
-            yield from pjson.open_json(path, read_options=pjson.ReadOptions(block_size=16 << 20))
-        else:
-            raise ProfileError(
-                f"{path}: unknown input type {path.suffix!r}; use .csv, .parquet or .jsonl"
-            )
+            try:
+                yield from pjson.open_json(
+                    path, read_options=pjson.ReadOptions(block_size=BLOCK_BYTES)
+                )
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                note = (
+                    f"pyarrow cannot read {path} ({exc}); reading it again with Python's json "
+                    "module, which is slower"
+                )
+                raise _RereadError(replace(reading, python_json=True), note) from None
     except FileNotFoundError:
         raise ProfileError(f"{path} does not exist") from None
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        found = _CSV_CONVERSION.search(str(exc))
+        if found and int(found[1]) < len(names):
+            raise _csv_reread(path, reading, names[int(found[1])], found[2], str(exc)) from None
         raise ProfileError(f"{path}: cannot read: {exc}") from None
+
+
+def _csv_reread(path: Path, reading: _Reading, name: str, target: str, error: str) -> Exception:
+    """After the CSV reader met a value its inferred column type cannot hold, past the block
+    it inferred the type from: read integers as floats, and other numbers as text."""
+    value = error.split("invalid value", 1)[1].strip()
+    integer = target.startswith(("int", "uint"))
+    if integer and name not in reading.as_float | reading.as_text:
+        again = replace(reading, as_float=reading.as_float | {name})
+        how = "floating point"
+    elif target in {"double", "float"} or integer:
+        if name in reading.as_text:
+            return ProfileError(f"{path}: cannot read: {error}")
+        again = replace(reading, as_text=reading.as_text | {name})
+        how = "text"
+    else:  # a timestamp or boolean column with a stray value: not a numeric matter
+        return ProfileError(f"{path}: cannot read: {error}")
+    note = f"column {name!r} of {path} holds {value} after its first rows; reading it again as "
+    note += how
+    return _RereadError(again, note)
+
+
+def _python_json_batches(
+    path: Path, batch_rows: int, omit: frozenset[str]
+) -> Iterator[pa.RecordBatch]:
+    """JSON lines read with Python's json module, for files pyarrow refuses (a field holding
+    numbers on some lines and strings on others). Two passes: the first finds the kinds of
+    value every field holds, so every batch has the same schema; a field with numbers and
+    strings (or booleans) becomes text, its numbers written as JSON writes them. Columns in
+    ``omit`` are all null, whatever they hold."""
+    kinds: dict[str, set[type]] = {}
+    for obj in _json_objects(path):
+        for key, value in obj.items():
+            kinds.setdefault(key, set()).add(_json_kind(value))
+    types = {
+        name: pa.null() if name in omit else _json_type(name, found, path)
+        for name, found in kinds.items()
+    }
+    rows: list[dict[str, Any]] = []
+    for obj in _json_objects(path):
+        rows.append(obj)
+        if len(rows) == batch_rows:
+            yield _json_batch(rows, types)
+            rows = []
+    if rows:
+        yield _json_batch(rows, types)
+
+
+def _json_objects(path: Path) -> Iterator[dict[str, Any]]:
+    opener: Callable[..., Any] = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ProfileError(f"{path}: line {number} is not valid JSON: {exc.msg}") from None
+            if not isinstance(obj, dict):
+                raise ProfileError(f"{path}: line {number} is not a JSON object")
+            yield obj
+
+
+_INT64 = 1 << 63
+
+
+def _json_kind(value: Any) -> type:
+    if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
+        return float  # beyond int64: a float64 still holds it
+    return type(value) if isinstance(value, str | int | float | bool | None) else object
+
+
+def _json_type(name: str, found: set[type], path: Path) -> pa.DataType:
+    found = found - {type(None)}
+    if object in found:
+        raise ProfileError(
+            f"{path}: column {name!r} holds JSON objects or lists, which are neither numeric "
+            f"nor categorical; exclude it (--exclude {shlex.quote(name)})"
+        )
+    if not found:
+        return pa.null()
+    if found == {int}:
+        return pa.int64()
+    if found <= {int, float}:
+        return pa.float64()
+    if found == {bool}:
+        return pa.bool_()
+    return pa.string()
+
+
+def _json_batch(rows: list[dict[str, Any]], types: dict[str, pa.DataType]) -> pa.RecordBatch:
+    arrays = []
+    for name, arrow_type in types.items():
+        if arrow_type == pa.null():
+            arrays.append(pa.nulls(len(rows)))
+            continue
+        values = [row.get(name) for row in rows]
+        if arrow_type == pa.string():
+            values = [
+                v if v is None or isinstance(v, str) else json.dumps(v)  # True -> "true"
+                for v in values
+            ]
+        elif arrow_type == pa.float64():  # ints among floats, some perhaps beyond int64
+            values = [v if v is None else float(v) for v in values]
+        arrays.append(pa.array(values, type=arrow_type))
+    return pa.RecordBatch.from_arrays(arrays, names=list(types))
 
 
 def _infer(arrow_type: pa.DataType) -> FeatureType | None:
@@ -91,24 +341,89 @@ def _infer(arrow_type: pa.DataType) -> FeatureType | None:
     return None
 
 
-class _Column:
-    """Accumulates one column across batches."""
+def _is_text(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
 
-    def __init__(self, name: str, kind: FeatureType) -> None:
+
+def _classify(array: pa.Array, nulls: pa.Array | None) -> tuple[pa.Array, pa.Array]:
+    """Trimmed text (null where missing: null, or one of ``nulls``, CSV's spellings of a
+    missing value) and whether each value is a number (False where missing)."""
+    text = pc.utf8_trim_whitespace(array.cast(pa.string()))
+    if nulls is not None:
+        text = pc.if_else(pc.is_in(text, value_set=nulls), pa.scalar(None, pa.string()), text)
+    return text, pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
+
+
+def _first_bad(unparsed: Unparsed, array: pa.Array, bad: np.ndarray, first_row: int) -> None:
+    """Remember the first value of ``array`` (whose first row is ``first_row``) where ``bad``."""
+    if bad.any() and not unparsed.bad:
+        index = int(np.argmax(bad))
+        unparsed.first_row = first_row + index
+        unparsed.first_value = str(array[index].as_py())
+
+
+def _numbers(
+    array: pa.Array, nulls: pa.Array | None, unparsed: Unparsed, first_row: int
+) -> np.ndarray:
+    """float64 values of a text array (NaN where missing or not a number), counting into
+    ``unparsed`` the values that are not numbers; ``first_row`` is the row of ``array[0]``."""
+    text, number = _classify(array, nulls)
+    unparsed.total += len(text) - text.null_count
+    bad = np.asarray(pc.and_(pc.is_valid(text), pc.invert(number)), dtype=bool)
+    _first_bad(unparsed, array, bad, first_row)
+    unparsed.bad += int(bad.sum())
+    numbers = pc.if_else(number, text, pa.scalar(None, pa.string()))
+    return pc.cast(numbers, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _tally(
+    array: pa.Array,
+    distinct: pa.StructArray,
+    nulls: pa.Array | None,
+    unparsed: Unparsed,
+    first_row: int,
+) -> None:
+    """Count into ``unparsed`` the values of a text array that are not numbers, from its
+    ``value_counts`` (``distinct``), so a categorical column costs a check per category."""
+    values = distinct.field("values")
+    counts = np.asarray(distinct.field("counts"), dtype=np.int64)
+    text, number = _classify(values, nulls)
+    present = np.asarray(pc.is_valid(text), dtype=bool)
+    bad = present & ~np.asarray(number, dtype=bool)
+    unparsed.total += int(counts[present].sum())
+    if bad.any() and not unparsed.bad:
+        where = pc.is_in(array, value_set=values.filter(pa.array(bad)))
+        _first_bad(unparsed, array, np.asarray(pc.fill_null(where, False), dtype=bool), first_row)
+    unparsed.bad += int(counts[bad].sum())
+
+
+class _Column:
+    """Accumulates one column across batches; ``declared`` when its type was given."""
+
+    def __init__(
+        self, name: str, kind: FeatureType, declared: bool, nulls: pa.Array | None
+    ) -> None:
         self.name = name
         self.kind = kind
+        self.declared = declared
+        self.nulls = nulls
         self.chunks: list[np.ndarray] = []
         self.categories: Counter[str] = Counter()
         self.missing = 0
+        self.unparsed = Unparsed()
 
-    def add(self, array: pa.Array) -> None:
+    def add(self, array: pa.Array, first_row: int) -> None:
+        """Take the next batch's values; ``first_row`` is the (1-based) row of the first."""
         if self.kind == "numeric":
-            try:
-                values = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise ProfileError(
-                    f"column {self.name!r} is declared numeric but holds {array.type}: {exc}"
-                ) from None
+            if _is_text(array.type):
+                values = _numbers(array, self.nulls, self.unparsed, first_row)
+            else:
+                try:
+                    values = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise ProfileError(
+                        f"column {self.name!r} is declared numeric but holds {array.type}: {exc}"
+                    ) from None
             self.chunks.append(np.asarray(values, dtype=np.float64))
         else:
             self.missing += array.null_count
@@ -116,6 +431,8 @@ class _Column:
             if pa.types.is_boolean(array.type):
                 as_text = pc.if_else(array, "true", "false")
             counts = pc.value_counts(as_text.drop_null())
+            if _is_text(array.type) and not self.declared:
+                _tally(as_text, counts, self.nulls, self.unparsed, first_row)
             for item in counts.to_pylist():
                 self.categories[str(item["values"])] += int(item["counts"])
 
@@ -127,16 +444,45 @@ def build_profile(
     path: str | Path,
     options: BuildOptions | None = None,
     progress: Callable[[int], None] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> Profile:
-    """Read ``path`` and summarise every feature column (and label/prediction if named)."""
+    """Read ``path`` and summarise every feature column (and label/prediction if named).
+
+    Raises ``MixedTypesError`` for columns that are mostly but not only numbers and have no
+    declared type (see the module docstring), ``ProfileError`` for other unusable input.
+    ``notice`` receives what the user should know but that does not stop the build (values
+    of a declared numeric column that are not numbers, a file read twice); default: a warning
+    on this module's logger.
+    """
     path = Path(path)
     options = options or BuildOptions()
+    tell = notice or log.warning
+    reading = _Reading()
+    while True:
+        try:
+            return _build(path, options, reading, progress, tell)
+        except _RereadError as again:
+            if again.reading == reading:  # cannot happen: every reread changes how
+                raise ProfileError(f"{path}: cannot read: {again.note}") from None
+            reading = again.reading
+            tell(again.note)
+
+
+def _build(
+    path: Path,
+    options: BuildOptions,
+    reading: _Reading,
+    progress: Callable[[int], None] | None,
+    notice: Callable[[str], None],
+) -> Profile:
     columns: dict[str, _Column] = {}
     label_chunks: list[pa.Array] = []
     pred_chunks: list[pa.Array] = []
     rows = 0
     skip = set(options.exclude) | {c for c in (options.id_column, options.label) if c}
-    for batch in _batches(path, options.batch_rows):
+    nulls = _csv_nulls() if _kind_of(path) == "csv" else None
+    omit = options.exclude | {c for c in (options.id_column,) if c}
+    for batch in _batches(path, options.batch_rows, reading, omit):
         if not columns:
             _check_named_columns(batch.schema.names, options, path)
             for name, arrow_type in zip(batch.schema.names, batch.schema.types, strict=True):
@@ -148,9 +494,9 @@ def build_profile(
                         f"{path}: column {name!r} has type {arrow_type}, which is neither numeric "
                         "nor categorical; exclude it or give it a type"
                     )
-                columns[name] = _Column(name, kind)
+                columns[name] = _Column(name, kind, name in options.types, nulls)
         for name, col in columns.items():
-            col.add(batch.column(name))
+            col.add(batch.column(name), first_row=rows + 1)
         if options.label:
             label_chunks.append(batch.column(options.label))
         if options.prediction:
@@ -160,13 +506,23 @@ def build_profile(
             progress(rows)
     if rows == 0:
         raise ProfileError(f"{path}: no rows to build a profile from")
+    mixed = {
+        name: col.unparsed
+        for name, col in columns.items()
+        if col.kind == "categorical" and not col.declared and col.unparsed.mostly_numeric
+    }
+    if mixed:
+        raise MixedTypesError(path, mixed)
+    for name, col in columns.items():
+        if col.kind == "numeric" and col.unparsed.bad:
+            notice(f"column {name!r}: {col.unparsed.describe()}; counted as missing")
     rng = np.random.default_rng(options.seed)
     features = {name: _summarise(col, options, rng) for name, col in columns.items()}
     performance: dict[str, float] = {}
     task = None
     if options.label and options.prediction:
-        labels = pa.chunked_array(label_chunks).to_pylist()
-        preds = pa.chunked_array(pred_chunks).to_pylist()
+        labels = _pylist(label_chunks)
+        preds = _pylist(pred_chunks)
         task, performance = reference_performance(labels, preds, options.positive_label)
     return Profile(
         features=features,
@@ -178,6 +534,17 @@ def build_profile(
         performance=performance,
         task=task,
     )
+
+
+def _csv_nulls() -> pa.Array:
+    import pyarrow.csv as pcsv
+
+    return pa.array(pcsv.ConvertOptions().null_values, type=pa.string())
+
+
+def _pylist(chunks: Iterable[pa.Array]) -> list[Any]:
+    # Chunk by chunk: a column re-read as text or float may differ in type between readers.
+    return [value for chunk in chunks for value in chunk.to_pylist()]
 
 
 def _check_named_columns(names: list[str], options: BuildOptions, path: Path) -> None:

@@ -16,6 +16,11 @@ every byte before it, checked before anything is parsed, so a corrupted file is 
 one message instead of failing somewhere inside zip or npy parsing. (Files written before the
 trailer existed still load, with a warning, on the array checksum.)
 
+A file that is not a profile at all (text, an .npy or .npz of other arrays, another zip, a
+pickle) is refused as "not a driftd profile (what it is)" before any of this, and the arrays are
+read member by member with ``allow_pickle=False``, never through ``np.load``, whose guess at
+what a file is ends in advice to unpickle it.
+
 Files are written to a temporary name, fsynced and renamed, so a reader never sees half a file.
 """
 
@@ -26,6 +31,7 @@ import io
 import json
 import logging
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -183,37 +189,127 @@ def _inspect(path: Path, data: bytes) -> None:
 
 
 def load_profile(path: str | Path) -> Profile:
-    """Read a profile; a missing, corrupted, hostile or other-version file raises
-    ProfileError (one message, never a traceback)."""
+    """Read a profile; a missing, corrupted, hostile or other-version file, or one that is not
+    a profile at all (text, an .npy or .npz array file, another zip), raises ProfileError (one
+    message, never a traceback, never numpy's advice about pickles)."""
     path = Path(path)
     if not path.exists():
         raise ProfileError(
             f"reference profile {path} does not exist (build one with `driftd reference build`)"
         )
+    if path.is_dir():
+        raise ProfileError(f"{path} is a directory, not a driftd profile")
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise ProfileError(f"{path} is larger than {MAX_FILE_BYTES >> 30} GiB: not a profile")
         # Read once: the digest, the inspection and the parse all see the same bytes.
         raw = path.read_bytes()
-        if not _unsealed(path, raw):
-            log.warning(
-                "%s has no file checksum (written by an older driftd); rebuild it with "
-                "`driftd reference build` so corruption is caught before parsing",
-                path,
-            )
+    except OSError as exc:
+        raise ProfileError(
+            f"reference profile {path} cannot be read: {exc.strerror or exc}"
+        ) from None
+    foreign = _foreign(raw)
+    if foreign is not None:
+        raise ProfileError(
+            f"{path} is not a driftd profile ({foreign}); build one with `driftd reference build`"
+        )
+    try:
+        sealed = _unsealed(path, raw)
         _inspect(path, raw)
-        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
+        arrays = _arrays(path, raw)
     except ProfileError:
         raise
     except Exception as exc:  # untrusted bytes: zipfile, npy header parsing, I/O all fail here
-        raise ProfileError(f"{path} is not a readable driftd profile: {exc!r}") from None
+        raise ProfileError(f"{path} is not a readable driftd profile ({_reason(exc)})") from None
     try:
-        return _profile(path, arrays)
+        profile = _profile(path, arrays)
     except ProfileError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ProfileError(f"{path}: profile metadata is malformed: {exc!r}") from None
+    if not sealed:
+        log.warning(
+            "%s has no file checksum (written by an older driftd); rebuild it with "
+            "`driftd reference build` so corruption is caught before parsing",
+            path,
+        )
+    return profile
+
+
+_ZIP = b"PK\x03\x04"  # a zip's first local file header; every profile starts with one
+_MEMBER = re.compile(rb"f\d+\.(?:edges|counts|sample)\.npy|meta\.json\.npy")
+
+
+def _foreign(data: bytes) -> str | None:
+    """What ``data`` is when it is plainly not a driftd profile, nor one that was damaged
+    (those get the checksum's message); None when it may be a profile."""
+    if _TRAILER in data[-2 * _SEAL :] or b"meta.json.npy" in data:
+        return None  # a profile's trailer or metadata: a profile, if a damaged one
+    if data.startswith(_ZIP):
+        name_length = int.from_bytes(data[26:28], "little")
+        if len(data) < 30 + name_length or _MEMBER.fullmatch(data[30 : 30 + name_length]):
+            return None  # a profile's first member, or too short to tell: damaged
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, ValueError, OSError):
+            return "a zip archive, and a damaged one"
+        if names and all(name.endswith(".npy") for name in names):
+            arrays = ", ".join(name[:-4] for name in names[:5]) + (", ..." * (len(names) > 5))
+            return f"a NumPy .npz archive of arrays {arrays}, without a profile's meta.json"
+        listed = ", ".join(names[:5]) + (", ..." * (len(names) > 5))
+        return f"a zip archive of {listed or 'nothing'}, not of profile arrays"
+    return _what(data)
+
+
+def _what(data: bytes) -> str:
+    """A few words on what a file that is not a zip archive is."""
+    if not data:
+        return "the file is empty"
+    if data.startswith(b"\x93NUMPY"):
+        return "a single NumPy .npy array, not a profile archive"
+    if data.startswith(b"PK\x05\x06"):
+        return "an empty zip archive"
+    if data[:1] == b"\x80" and data[1:2] in {b"\x02", b"\x03", b"\x04", b"\x05"}:
+        return "a Python pickle, which driftd never loads"
+    if data.startswith(b"\x1f\x8b"):
+        return "a gzip-compressed file"
+    head = data[:4096]
+    try:
+        text = head.decode()
+    except UnicodeDecodeError as exc:  # a character cut at the end of the sample is fine
+        text = head[: exc.start].decode() if exc.start > len(head) - 4 else ""
+    if text and all(c.isprintable() or c in "\t\r\n" for c in text):
+        first = text.splitlines()[0] if text.strip() else ""
+        first = first if len(first) <= 40 else first[:40] + "..."
+        return f"a text file beginning {first!r}" if first else "a text file"
+    return "not a zip archive: unknown binary data"
+
+
+def _arrays(path: Path, data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of an inspected archive, read member by member (never ``np.load``, which
+    takes bytes that are not a zip for a pickle and answers with advice about ``allow_pickle``)."""
+    if not data.startswith(_ZIP):
+        raise ProfileError(
+            f"{path} is not an intact driftd profile: other bytes come before its archive "
+            "(corrupted)"
+        )
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as f:
+                arrays[info.filename[: -len(".npy")]] = np.lib.format.read_array(
+                    f, allow_pickle=False
+                )
+    return arrays
+
+
+def _reason(exc: Exception) -> str:
+    """An exception's text for the user; numpy's advice to load pickles is not passed on."""
+    text = str(exc) or type(exc).__name__
+    if "pickle" in text.lower():
+        return "it holds pickled Python objects, which driftd never loads"
+    return text
 
 
 def _profile(path: Path, arrays: dict[str, np.ndarray]) -> Profile:
@@ -223,6 +319,8 @@ def _profile(path: Path, arrays: dict[str, np.ndarray]) -> Profile:
         meta = json.loads(arrays.pop("meta.json").tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProfileError(f"{path}: profile metadata is corrupted: {exc}") from None
+    if not isinstance(meta, dict) or "format" not in meta:
+        raise ProfileError(f"{path} is not a driftd profile (its meta.json is not a profile's)")
     if meta.get("format") != FORMAT:
         raise ProfileError(f"{path} is not a driftd profile (format {meta.get('format')!r})")
     if meta.get("version") != VERSION:

@@ -10,7 +10,16 @@ from driftd.reference.build import BuildOptions
 
 
 class BuildOptionsModel(BaseModel):
-    """Validated build options; see ``BuildOptions`` for what each does."""
+    """Validated build options; see ``BuildOptions`` for what each does.
+
+    ``types`` maps a column to ``numeric`` (values that are not numbers count as missing, and
+    the build says how many) or ``categorical`` (every value is a category), as ``--numeric``
+    and ``--categorical`` do; it is how a column that is mostly but not only numbers, which the
+    build refuses to guess, is built::
+
+        reference:
+          types: {amount: numeric, zip_code: categorical}
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

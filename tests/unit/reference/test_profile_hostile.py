@@ -75,7 +75,10 @@ def test_object_arrays_and_foreign_members_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="dtype"):
         load_profile(path)
     path = _zip(tmp_path, {"evil.py": b"import os"})
-    with pytest.raises(ProfileError, match="not a profile array"):
+    with pytest.raises(ProfileError, match=r"is not a driftd profile \(a zip archive of evil\.py"):
+        load_profile(path)
+    path = _zip(tmp_path, {"f0.sample.npy": _npy(np.zeros(2)), "evil.py": b"import os"})
+    with pytest.raises(ProfileError, match=r"member 'evil\.py' is not a profile array"):
         load_profile(path)
 
 
@@ -111,10 +114,13 @@ def test_any_flipped_byte_is_refused_by_the_file_checksum_before_parsing(tmp_pat
 def test_a_truncated_profile_is_one_clear_error(tmp_path: Path) -> None:
     raw = PROFILE.read_bytes()
     path = tmp_path / "truncated.profile"
-    for keep in (0, 10, len(raw) // 2, len(raw) - 40, len(raw) - 1):
+    for keep in (10, len(raw) // 2, len(raw) - 40, len(raw) - 1):
         path.write_bytes(raw[:keep])
         with pytest.raises(ProfileError, match=r"checksum|not a readable"):
             load_profile(path)
+    path.write_bytes(b"")
+    with pytest.raises(ProfileError, match=r"is not a driftd profile \(the file is empty\)"):
+        load_profile(path)
 
 
 def test_a_profile_from_before_the_file_checksum_loads_with_a_warning(

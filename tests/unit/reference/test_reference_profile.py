@@ -135,7 +135,7 @@ def test_type_override_and_exclusion(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda p: p.write_bytes(b"garbage"), "do not match its checksum"),
+        (lambda p: p.write_bytes(b"garbage"), r"not a driftd profile \(a text file beginning"),
         (lambda p: p.write_bytes(p.read_bytes()[:1000]), "do not match its checksum"),
         (lambda p: p.unlink(), "does not exist"),
     ],
