@@ -174,6 +174,16 @@ class DirectoryTailCache:
             log.warning("calibration cache %s not written: %s", path, exc)
 
 
+def user_cache_dir() -> Path:
+    """Where simulated tails are kept without a state dir: ``$DRIFTD_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/driftd/calibration``, else ``~/.cache/driftd/calibration``."""
+    given = os.environ.get("DRIFTD_CACHE_DIR")
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "driftd" / "calibration"
+
+
 _MEMO: dict[str, dict[int, list[Tail]]] = {}
 
 

@@ -17,7 +17,7 @@ from driftd.errors import ConfigError, DecodeError
 from driftd.handover import Snapshot
 from driftd.monitoring.admission import id_problem, scalar_problem
 from driftd.monitoring.monitor import Monitor
-from driftd.monitoring.nulls import DirectoryTailCache
+from driftd.monitoring.nulls import DirectoryTailCache, user_cache_dir
 from driftd.monitoring.sinks import VerdictSink
 from driftd.records import Verdict
 from driftd.reference.io import load_profile
@@ -67,8 +67,11 @@ class MonitoringProcessor:
         self._digests = {str(m.reference): _file_digest(m.reference) for m in config.monitors}
         self.monitors = []
         self.concepts: dict[str, ConceptMonitor] = {}
-        # Simulated null tails persist with the state, so only the first start-up pays.
-        cache = DirectoryTailCache(config.state.dir / "calibration") if config.state.dir else None
+        # Simulated null tails persist with the state, so only the first start-up pays; without
+        # a state dir in the user's cache directory (the demo, replay, check-config).
+        cache = DirectoryTailCache(
+            config.state.dir / "calibration" if config.state.dir else user_cache_dir()
+        )
         for cfg in config.monitors:
             # A stream without features (labels only) feeds concept drift, not data drift.
             fed = [streams[n] for n in cfg.streams if streams[n].fields.feature_paths()]
