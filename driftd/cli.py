@@ -239,9 +239,19 @@ def _status(args: argparse.Namespace) -> int:
     if url is None and args.config:
         from driftd.config import load_config
 
-        http = load_config(args.config).http
-        host = "127.0.0.1" if http.host in {"0.0.0.0", "::"} else http.host
-        url = f"http://{host}:{http.port}"
+        # A broken config must not keep an operator from looking at the running daemon.
+        try:
+            http = load_config(args.config).http
+        except (ConfigError, ProfileError) as exc:
+            first = str(exc).splitlines()[0]
+            print(
+                f"driftd: {args.config} does not load ({first}); trying http://127.0.0.1:9108 "
+                "(give --url to choose)",
+                file=sys.stderr,
+            )
+        else:
+            host = "127.0.0.1" if http.host in {"0.0.0.0", "::"} else http.host
+            url = f"http://{host}:{http.port}"
     url = (url or "http://127.0.0.1:9108").rstrip("/")
     try:
         with urllib.request.urlopen(f"{url}/status", timeout=5) as resp:
@@ -290,4 +300,16 @@ def _status(args: argparse.Namespace) -> int:
                 f"{k}={labels[k]}" for k in ("monitor", "feature", "statistic") if labels.get(k)
             )
             print(f"    FIRING {a['alertname']} {what} since {a['active_at']}")
+        outbox = doc["alerting"].get("outbox", {})
+        troubles = doc["alerting"].get("failed_notifications", [])
+        print(
+            f"  notifications: {outbox.get('pending', 0)} pending, "
+            f"{outbox.get('failed', 0)} given up"
+        )
+        for t in troubles:
+            what = "GAVE UP" if t["state"] == "gave_up" else "RETRYING"
+            print(
+                f"    {what} {t['receiver']} ({t['integration']}) after {t['attempts']} "
+                f"attempt(s): {t['error']}"
+            )
     return 0

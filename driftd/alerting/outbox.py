@@ -184,6 +184,29 @@ class Outbox:
             rows = self._db.execute(query + " ORDER BY key, seq", args).fetchall()
         return [Entry(*row) for row in rows]
 
+    def troubles(self, limit: int = 10) -> list[dict[str, object]]:
+        """The newest entries that were given up on, and pending ones that already failed an
+        attempt (being retried), newest first: what ``/status`` shows of delivery problems."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT receiver, integration, status, attempts, last_error, "
+                "COALESCE(finished_at, next_attempt_at) FROM entries "
+                "WHERE status = 'failed' OR (status = 'pending' AND attempts > 0) "
+                "ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            {
+                "receiver": r[0],
+                "integration": r[1],
+                "state": "gave_up" if r[2] == FAILED else "retrying",
+                "attempts": int(r[3]),
+                "error": r[4] or "",
+                "at": float(r[5]) if r[5] is not None else None,
+            }
+            for r in rows
+        ]
+
     def counts(self) -> dict[str, int]:
         """Number of entries per status."""
         with self._lock:

@@ -214,7 +214,17 @@ class Alerting:
         silences = [s.to_dict(now) for s in self._silences.all() if s.state(now) == "active"]
         next_at = self._outbox.next_attempt_at()
         outbox = {**self._outbox.counts(), "next_attempt_at": next_at and rfc3339(next_at)}
-        return {"alerts": alerts, "groups": groups, "silences": silences, "outbox": outbox}
+        troubles = [
+            {**t, "at": rfc3339(t["at"]) if isinstance(t["at"], float) else None}
+            for t in self._outbox.troubles()
+        ]
+        return {
+            "alerts": alerts,
+            "groups": groups,
+            "silences": silences,
+            "outbox": outbox,
+            "failed_notifications": troubles,
+        }
 
 
 def build_alerting(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -44,7 +46,26 @@ STATUS = {
                 "labels": {"monitor": "fraud", "feature": "amount", "statistic": "ks"},
                 "active_at": "2026-11-23T10:00:00Z",
             }
-        ]
+        ],
+        "outbox": {"pending": 2, "done": 10, "failed": 1},
+        "failed_notifications": [
+            {
+                "receiver": "pd",
+                "integration": "pagerduty",
+                "state": "gave_up",
+                "attempts": 1,
+                "error": "pagerduty pd: HTTP 400: invalid routing key",
+                "at": "2026-11-23T10:01:00Z",
+            },
+            {
+                "receiver": "slack",
+                "integration": "slack",
+                "state": "retrying",
+                "attempts": 4,
+                "error": "slack: HTTP 503",
+                "at": "2026-11-23T10:02:00Z",
+            },
+        ],
     },
 }
 
@@ -58,9 +79,12 @@ def test_status_prints_drift_join_and_alerts(capsys: pytest.CaptureFixture[str])
         assert "NOT READY" in out  # still starting
         assert "stream predictions: 12,000 events" in out
         assert "DRIFT amount ks = 0.31 (limit 0.05)" in out
-        assert "age" not in out
+        assert "DRIFT age" not in out  # age is not drifting
         assert "9,000 joined, 3,000 pending" in out
         assert "FIRING DataDrift monitor=fraud feature=amount statistic=ks" in out
+        assert "notifications: 2 pending, 1 given up" in out
+        assert "GAVE UP pd (pagerduty) after 1 attempt(s): pagerduty pd: HTTP 400" in out
+        assert "RETRYING slack (slack) after 4 attempt(s): slack: HTTP 503" in out
         health.set_condition("starting", True)
         assert main(["status", "--url", f"http://127.0.0.1:{server.port}", "--json"]) == 0
         assert '"predictions": 12000' in capsys.readouterr().out
@@ -71,3 +95,16 @@ def test_status_prints_drift_join_and_alerts(capsys: pytest.CaptureFixture[str])
 def test_status_without_a_daemon_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "--url", "http://127.0.0.1:9"]) == 1
     assert "cannot reach a daemon at http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_status_with_a_broken_config_still_asks_the_daemon(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    broken = tmp_path / "driftd.yaml"
+    broken.write_text("kafka: {bootstrap_servers: [nope]}\nstreams: 7\n")
+    # Nothing listens on 9108 here: the point is that it tries instead of refusing.
+    code = main(["status", "-c", str(broken)])
+    err = capsys.readouterr().err
+    assert f"{broken} does not load" in err
+    assert "trying http://127.0.0.1:9108" in err
+    assert code in (0, 1)

@@ -290,3 +290,32 @@ def test_an_outcome_the_full_disk_refuses_is_held_and_the_entry_not_sent_again(
     h.worker.run_once()  # space is back: outcomes written first, then a2 goes out
     assert sorted(_sent(api)) == ["a1", "a2", "b1"]
     assert [e.status for e in h.outbox.entries()] == ["done"] * 3
+
+
+def test_troubles_lists_given_up_and_retrying_entries_newest_first(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    items = [Item(f"k{i}", f"r{i}", "webhook", "{}") for i in range(3)]
+    outbox.commit(items, {}, 100.0)
+    first, second, third = outbox.due(200.0)
+    outbox.mark_failed(first.id, "webhook r0: HTTP 400: bad", 201.0)
+    outbox.retry_at(second.id, 260.0, "webhook r1: HTTP 503")
+    outbox.mark_done(third.id, 202.0)
+    assert outbox.troubles() == [
+        {
+            "receiver": "r1",
+            "integration": "webhook",
+            "state": "retrying",
+            "attempts": 1,
+            "error": "webhook r1: HTTP 503",
+            "at": 260.0,
+        },
+        {
+            "receiver": "r0",
+            "integration": "webhook",
+            "state": "gave_up",
+            "attempts": 1,
+            "error": "webhook r0: HTTP 400: bad",
+            "at": 201.0,
+        },
+    ]
+    outbox.close()
