@@ -137,12 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check_config(path: str) -> int:
-    from driftd.app import build_processor
     from driftd.config import load_config
 
     config = load_config(path)
-    # Profiles are loaded and monitors built (features, thresholds), but Kafka is not touched.
-    build_processor(config, warm=False)
+    if config.monitors:
+        # Profiles are loaded and monitors built (features, thresholds), but Kafka is not
+        # touched; without monitors nothing of the detectors is imported (fast).
+        from driftd.app import build_processor
+
+        build_processor(config, warm=False)
     print(f"{path}: ok ({len(config.streams)} stream(s), {len(config.monitors)} monitor(s))")
     return 0
 
