@@ -217,6 +217,10 @@ class Runtime:
         self.http.start()
         if self.alerting is not None:
             self.alerting.start()
+        from driftd.config.advice import unalerted
+
+        for line in unalerted(self.config):
+            log.warning("%s", line)
         try:
             log.info(
                 "driftd consuming %s as group %r", self.daemon.topics, self.config.kafka.group_id

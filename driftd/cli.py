@@ -146,6 +146,10 @@ def _check_config(path: str) -> int:
         from driftd.app import build_processor
 
         build_processor(config, warm=False)
+    from driftd.config.advice import unalerted
+
+    for line in unalerted(config):
+        print(f"{path}: warning: {line}", file=sys.stderr)
     print(f"{path}: ok ({len(config.streams)} stream(s), {len(config.monitors)} monitor(s))")
     return 0
 
