@@ -46,6 +46,7 @@ from kafka.errors import KafkaError
 
 from driftd.acks import Acknowledgements, RetryGate
 from driftd.checkpoint import CheckpointStore
+from driftd.clockskew import ClockSkew
 from driftd.config.models import DriftdConfig, StreamConfig
 from driftd.deadletter import DeadLetters
 from driftd.deadline import Deadlined
@@ -145,6 +146,7 @@ class Daemon:
         self._writer: Deadlined[Path] = Deadlined("checkpoint write")
         self._status: dict[str, Any] = {}
         self._units = UnitCheck(metrics.timestamp_unit_suspected)
+        self._skew = ClockSkew(clock=time.time)
         self._status_at = -1e18
 
     def _decoders(
@@ -388,7 +390,9 @@ class Daemon:
         times = decoded.timestamps
         finite = times[np.isfinite(times)]
         if finite.size:
-            self.metrics.last_event_timestamp.labels(stream=stream.name).set(float(finite.max()))
+            newest = float(finite.max())
+            self.metrics.last_event_timestamp.labels(stream=stream.name).set(newest)
+            self._skew.observe(stream.name, newest, live=self.caught_up)
         try:
             self.processor.process(stream, decoded, partition)
         except Exception as exc:  # the one catch site: the failure policy decides
