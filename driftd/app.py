@@ -217,9 +217,9 @@ class Runtime:
         self.http.start()
         if self.alerting is not None:
             self.alerting.start()
-        from driftd.config.advice import unalerted
+        from driftd.config.advice import advice
 
-        for line in unalerted(self.config):
+        for line in advice(self.config):
             log.warning("%s", line)
         try:
             log.info(

@@ -146,9 +146,9 @@ def _check_config(path: str) -> int:
         from driftd.app import build_processor
 
         build_processor(config, warm=False)
-    from driftd.config.advice import unalerted
+    from driftd.config.advice import advice
 
-    for line in unalerted(config):
+    for line in advice(config):
         print(f"{path}: warning: {line}", file=sys.stderr)
     print(f"{path}: ok ({len(config.streams)} stream(s), {len(config.monitors)} monitor(s))")
     return 0

@@ -78,6 +78,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator, model_validator
 
+from driftd.alerting.am_receivers import expand, ignored_keys, is_alertmanager_style
 from driftd.alerting.config_types import (
     Duration,
     LabelName,
@@ -342,6 +343,38 @@ class AlertingConfig(Model):
     # older top-level ``mute_time_intervals`` list is read the same way.
     time_intervals: list[TimeIntervalConfig] = Field(default_factory=list)
     mute_time_intervals: list[TimeIntervalConfig] = Field(default_factory=list)
+    # A route's receiver name standing for several receivers; filled from receivers written
+    # in Alertmanager's syntax (``name`` + ``slack_configs`` / ``pagerduty_configs`` /
+    # ``webhook_configs``), one receiver per integration (see am_receivers.py).
+    receiver_groups: dict[Name, list[Name]] = Field(default_factory=dict)
+    # Settings of such receivers that driftd accepts but does not use (check-config lists them).
+    ignored_settings: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alertmanager_receivers(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("receivers"), list):
+            return data
+        if not any(is_alertmanager_style(r) for r in data["receivers"]):
+            return data
+        data = dict(data)
+        receivers: list[Any] = []
+        groups = dict(data.get("receiver_groups") or {})
+        ignored = list(data.get("ignored_settings") or [])
+        for i, entry in enumerate(data["receivers"]):
+            if not is_alertmanager_style(entry):
+                receivers.append(entry)
+                continue
+            made, names = expand(entry, f"alerting.receivers[{i}]")
+            receivers.extend(made)
+            groups[entry["name"]] = names
+            ignored += [f"alerting.receivers[{i}].{k}" for k in ignored_keys(entry)]
+        data.update(receivers=receivers, receiver_groups=groups, ignored_settings=ignored)
+        return data
+
+    def receivers_of(self, name: str) -> list[str]:
+        """The receivers a route's receiver name delivers to."""
+        return self.receiver_groups.get(name, [name])
 
     @property
     def intervals(self) -> dict[str, tuple[IntervalSpec, ...]]:
@@ -365,6 +398,13 @@ class AlertingConfig(Model):
             names = [r.name for r in self.receivers]
             twice = sorted({n for n in names if names.count(n) > 1})
             problems.append(f"alerting.receivers: names used twice: {twice}")
+        for group, members in self.receiver_groups.items():
+            if group in kinds:
+                problems.append(f"alerting.receivers: {group!r} names a receiver and a group")
+            missing = [m for m in members if m not in kinds]
+            if missing:
+                problems.append(f"alerting.receiver_groups.{group}: no receivers {missing}")
+            kinds.setdefault(group, "group")
         rule_names = [r.name for r in self.rules]
         if len(set(rule_names)) != len(rule_names):
             problems.append("alerting.rules: every rule needs its own name")

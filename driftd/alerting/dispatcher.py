@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from driftd.alerting.alert import Alert
@@ -48,6 +48,7 @@ class Dispatcher:
         retrain: Sequence[RetrainTrigger] = (),
         pushes: Sequence[AlertmanagerPush] = (),
         intervals: Mapping[str, Sequence[IntervalSpec]] | None = None,
+        groups: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self._route = route
         self._routes = {r.id: r for r in route.walk()}
@@ -58,6 +59,8 @@ class Dispatcher:
         self._retrain = retrain
         self._pushes = pushes
         self._intervals = dict(intervals or {})
+        # A route's receiver name -> the receivers it delivers to (Alertmanager-style blocks).
+        self._fanout = {k: tuple(v) for k, v in (groups or {}).items()}
         self._incoming: dict[str, Alert] = {}
         self._firing: dict[str, Alert] = {}
         self._groups: dict[str, AggregationGroup] = {}
@@ -124,10 +127,11 @@ class Dispatcher:
                 # the interval (its log is untouched, so nothing is lost or sent twice).
                 continue
             self._dirty = True
-            send_resolved = self._receivers[group.route.receiver].send_resolved
+            targets = self._fanout.get(group.route.receiver, (group.route.receiver,))
+            send_resolved = any(self._receivers[t].send_resolved for t in targets)
             note = group.flush(now, muted, send_resolved)
             if note is not None:
-                notes.append(note)
+                notes.extend(self._fan_out(note, targets))
             if not group.alerts:
                 del self._groups[key]
         #    Retraining triggers watch the same unmuted firing alerts for sustained drift.
@@ -141,6 +145,20 @@ class Dispatcher:
             notes.extend(pushed)
             self._dirty = self._dirty or bool(pushed)
         self._unwritten.extend(notes)
+
+    def _fan_out(self, note: Notification, targets: Sequence[str]) -> list[Notification]:
+        # One notification per integration, each with its own outbox key: delivered and
+        # retried independently, as Alertmanager's integrations are.
+        if targets == (note.receiver,):
+            return [note]
+        out = []
+        for target in targets:
+            alerts = note.alerts
+            if not self._receivers[target].send_resolved:
+                alerts = tuple(a for a in alerts if a.is_firing)
+            if alerts:
+                out.append(replace(note, receiver=target, alerts=alerts))
+        return out
 
     def _time_muted(self, route: Route, wall: float) -> bool:
         # Wall clock, like silences: these intervals are about when people are paged.
@@ -197,7 +215,9 @@ class Dispatcher:
         """Load a snapshot; alerts are routed again, so a changed route tree takes effect."""
         for raw in data.get("groups", []):
             route = self._routes.get(raw["route"])
-            if route is None or route.receiver not in self._receivers:
+            if route is None or (
+                route.receiver not in self._receivers and route.receiver not in self._fanout
+            ):
                 continue
             group = AggregationGroup.restore(route, raw, now)
             for fp, alert in list(group.alerts.items()):

@@ -262,6 +262,7 @@ def build_alerting(
         retrain=triggers,
         pushes=pushes,
         intervals=config.intervals,
+        groups=config.receiver_groups,
     )
     events = EventClock()
     saved_clock = outbox.get("clock")

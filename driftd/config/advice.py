@@ -12,6 +12,17 @@ from driftd.config.models import DriftdConfig
 _KNOWN = {"alertname", "monitor"}
 
 
+def advice(config: DriftdConfig) -> list[str]:
+    """Every warning about ``config``: unalerted verdict kinds, settings without effect."""
+    out = unalerted(config)
+    if config.alerting is not None and config.alerting.ignored_settings:
+        out.append(
+            "Alertmanager settings accepted without effect (driftd writes its own messages): "
+            + ", ".join(config.alerting.ignored_settings)
+        )
+    return out
+
+
 def unalerted(config: DriftdConfig) -> list[str]:
     """One line per monitor and verdict kind that no alerting rule can ever turn into an
     alert (the verdicts still reach /metrics, /status and the verdict topic)."""
