@@ -36,8 +36,15 @@ class SlackReceiver(_Receiver):
     token_file: Path | None = None
     webhook_url: SecretStr | None = None
     webhook_url_file: Path | None = None
-    base_url: str = "https://slack.com/api/"
+    # The API root that Web API method names are appended to (a local fake, a proxy).
+    base_url: str = Field(default="https://slack.com/api/", pattern=r"^https?://")
     max_alerts: int = Field(default=10, ge=1, le=40, description="alerts listed per message")
+
+    @field_validator("base_url")
+    @classmethod
+    def _root(cls, value: str) -> str:
+        # slack-sdk appends the method name as is: ".../api" + "chat.postMessage" would miss.
+        return value if value.endswith("/") else value + "/"
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> SlackReceiver:
@@ -55,7 +62,8 @@ class PagerDutyReceiver(_Receiver):
     type: Literal["pagerduty"]
     routing_key: SecretStr | None = None
     routing_key_file: Path | None = None
-    base_url: str = "https://events.pagerduty.com"
+    # The API root that /v2/enqueue is appended to (a local fake, a proxy, an EU account).
+    base_url: str = Field(default="https://events.pagerduty.com", pattern=r"^https?://")
     source: str = "driftd"
     severity_map: dict[str, PagerDutySeverity] = Field(
         default_factory=lambda: {s: s for s in ("critical", "error", "warning", "info")}

@@ -159,3 +159,16 @@ def test_alertmanager_match_and_match_re_become_matchers() -> None:
         RouteConfig.model_validate({"match": ["severity=critical"]})
     with pytest.raises(ValueError, match="invalid regex"):
         RouteConfig.model_validate({"match_re": {"feature": "("}})
+
+
+def test_slack_base_url_is_the_api_root_with_its_slash() -> None:
+    from driftd.alerting.receiver_config import PagerDutyReceiver, SlackReceiver
+
+    fields = {"name": "s", "type": "slack", "channel": "#x", "token": "t"}
+    slack = SlackReceiver.model_validate({**fields, "base_url": "http://127.0.0.1:1/api"})
+    assert slack.base_url == "http://127.0.0.1:1/api/"
+    with pytest.raises(ValueError, match="base_url"):
+        SlackReceiver.model_validate({**fields, "base_url": "slack.com/api/"})
+    pd = {"name": "p", "type": "pagerduty", "routing_key": "k" * 32}
+    with pytest.raises(ValueError, match="base_url"):
+        PagerDutyReceiver.model_validate({**pd, "base_url": "events.pagerduty.com"})
