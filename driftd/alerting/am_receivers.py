@@ -27,8 +27,13 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-INTEGRATIONS = ("slack_configs", "pagerduty_configs", "webhook_configs")
-_TYPES = {"slack_configs": "slack", "pagerduty_configs": "pagerduty", "webhook_configs": "webhook"}
+INTEGRATIONS = ("slack_configs", "pagerduty_configs", "webhook_configs", "email_configs")
+_TYPES = {
+    "slack_configs": "slack",
+    "pagerduty_configs": "pagerduty",
+    "webhook_configs": "webhook",
+    "email_configs": "email",
+}
 
 # Alertmanager keys that format or decorate a message (templates) and have no driftd meaning.
 _COSMETIC = {
@@ -42,6 +47,7 @@ _COSMETIC = {
         "component", "group", "severity",
     },
     "webhook_configs": set(),
+    "email_configs": {"html", "text", "headers"},
 }  # fmt: skip
 _HTTP_IGNORED = {"follow_redirects", "enable_http2", "proxy_url", "no_proxy"}
 
@@ -65,7 +71,7 @@ def expand(entry: dict[str, Any], path: str) -> tuple[list[dict[str, Any]], list
     if unknown:
         raise ValueError(
             f"{path}: {sorted(unknown)} not supported here (driftd reads {list(INTEGRATIONS)}; "
-            "email, opsgenie, victorops and others are not integrations of driftd yet)"
+            "opsgenie, victorops, msteams and others are not integrations of driftd yet)"
         )
     out: list[dict[str, Any]] = []
     for key in INTEGRATIONS:
@@ -193,4 +199,20 @@ def _pagerduty(raw: dict[str, Any], where: str) -> dict[str, Any]:
     return {"type": "pagerduty", **out}
 
 
-_CONVERT = {"slack_configs": _slack, "pagerduty_configs": _pagerduty, "webhook_configs": _webhook}
+def _email(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    if "tls_config" in raw:
+        raise ValueError(f"{where}.tls_config: not supported (ca_file is driftd's only TLS key)")
+    same = "from smarthost hello auth_username auth_password auth_password_file require_tls"
+    keys = {k: k for k in [*same.split(), "send_resolved"]}
+    out = _pick(raw, {**keys, "to": "to"}, _COSMETIC["email_configs"], where)
+    if isinstance(out.get("to"), str):  # Alertmanager: one string, comma-separated
+        out["to"] = [a.strip() for a in out["to"].split(",") if a.strip()]
+    return {"type": "email", **out}
+
+
+_CONVERT = {
+    "slack_configs": _slack,
+    "pagerduty_configs": _pagerduty,
+    "webhook_configs": _webhook,
+    "email_configs": _email,
+}

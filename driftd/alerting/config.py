@@ -91,6 +91,7 @@ from driftd.alerting.config_types import (
 from driftd.alerting.receiver_config import (
     AlertmanagerReceiver,
     BasicAuth,
+    EmailReceiver,
     PagerDutyReceiver,
     Receiver,
     RetrainReceiver,
@@ -105,6 +106,7 @@ __all__ = [
     "AlertmanagerReceiver",
     "BasicAuth",
     "DeliveryConfig",
+    "EmailReceiver",
     "InhibitRule",
     "NoDataRule",
     "PagerDutyReceiver",

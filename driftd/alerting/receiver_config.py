@@ -132,6 +132,33 @@ class RetrainReceiver(_HttpReceiver):
     _check_matchers = field_validator("matchers")(check_matchers)
 
 
+class EmailReceiver(_Receiver):
+    """Email over SMTP (Alertmanager's ``email_configs`` keys): one message per notification,
+    the group title as subject, each alert's summary, labels and links in the text."""
+
+    type: Literal["email"]
+    to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
+    from_: str = Field(alias="from", pattern=r"^.*[^@\s]+@[^@\s]+>?$")
+    smarthost: str = Field(pattern=r"^[^\s:]+:\d{1,5}$")
+    hello: str = "localhost"
+    auth_username: str | None = None
+    auth_password: SecretStr | None = None
+    auth_password_file: Path | None = None
+    # STARTTLS before anything else is sent, as Alertmanager does by default.
+    require_tls: bool = True
+    ca_file: Path | None = None
+    send_resolved: bool = False  # Alertmanager's default for email
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> EmailReceiver:
+        load_secrets(self, info, "auth_password")
+        if (self.auth_username is None) != (self.auth_password is None):
+            raise ValueError("give auth_username and auth_password (or auth_password_file)")
+        if self.auth_password is not None and not self.require_tls:
+            raise ValueError("auth_password over a connection without TLS: set require_tls")
+        return self
+
+
 class AlertmanagerReceiver(_Receiver):
     """Push alerts to Alertmanager the way Prometheus does (``POST /api/v2/alerts``).
 
@@ -169,6 +196,11 @@ class AlertmanagerReceiver(_Receiver):
 
 
 Receiver = Annotated[
-    SlackReceiver | PagerDutyReceiver | WebhookReceiver | RetrainReceiver | AlertmanagerReceiver,
+    SlackReceiver
+    | PagerDutyReceiver
+    | WebhookReceiver
+    | RetrainReceiver
+    | AlertmanagerReceiver
+    | EmailReceiver,
     Field(discriminator="type"),
 ]

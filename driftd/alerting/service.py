@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from driftd.alerting.alertmanager import AlertmanagerNotifier, AlertmanagerPush
 from driftd.alerting.config import AlertingConfig
 from driftd.alerting.dispatcher import Dispatcher, ReceiverInfo
+from driftd.alerting.email import EmailNotifier
 from driftd.alerting.eventclock import EventClock
 from driftd.alerting.inhibit import Inhibitor
 from driftd.alerting.lifecycle import Lifecycle
@@ -315,6 +316,8 @@ def _receivers(
             notifiers[r.name] = PagerDutyNotifier(r, http, url)
         elif r.type == "webhook":
             notifiers[r.name] = WebhookNotifier(r, http, url)
+        elif r.type == "email":
+            notifiers[r.name] = EmailNotifier(r, url)
         elif r.type == "alertmanager":
             notifiers[r.name] = AlertmanagerNotifier(r, http, url)
             pushes.append(AlertmanagerPush(r))
