@@ -27,12 +27,21 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-INTEGRATIONS = ("slack_configs", "pagerduty_configs", "webhook_configs", "email_configs")
+INTEGRATIONS = (
+    "slack_configs",
+    "pagerduty_configs",
+    "webhook_configs",
+    "email_configs",
+    "opsgenie_configs",
+    "msteams_configs",
+)
 _TYPES = {
     "slack_configs": "slack",
     "pagerduty_configs": "pagerduty",
     "webhook_configs": "webhook",
     "email_configs": "email",
+    "opsgenie_configs": "opsgenie",
+    "msteams_configs": "msteams",
 }
 
 # Alertmanager keys that format or decorate a message (templates) and have no driftd meaning.
@@ -48,6 +57,11 @@ _COSMETIC = {
     },
     "webhook_configs": set(),
     "email_configs": {"html", "text", "headers"},
+    "opsgenie_configs": {
+        "message", "description", "details", "source", "tags", "note", "priority", "actions",
+        "entity", "update_alerts",
+    },
+    "msteams_configs": {"title", "summary", "text"},
 }  # fmt: skip
 _HTTP_IGNORED = {"follow_redirects", "enable_http2", "proxy_url", "no_proxy"}
 
@@ -71,7 +85,7 @@ def expand(entry: dict[str, Any], path: str) -> tuple[list[dict[str, Any]], list
     if unknown:
         raise ValueError(
             f"{path}: {sorted(unknown)} not supported here (driftd reads {list(INTEGRATIONS)}; "
-            "opsgenie, victorops, msteams and others are not integrations of driftd yet)"
+            "victorops, pushover, sns, telegram, webex, wechat are not integrations of driftd yet)"
         )
     out: list[dict[str, Any]] = []
     for key in INTEGRATIONS:
@@ -210,9 +224,26 @@ def _email(raw: dict[str, Any], where: str) -> dict[str, Any]:
     return {"type": "email", **out}
 
 
+def _opsgenie(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    _auth(raw, where)  # Opsgenie authenticates with the API key
+    keys = {"api_key": "api_key", "api_key_file": "api_key_file", "api_url": "api_url"}
+    keys |= {"responders": "responders", "send_resolved": "send_resolved"}
+    return {"type": "opsgenie", **_pick(raw, keys, _COSMETIC["opsgenie_configs"], where)}
+
+
+def _msteams(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    auth = _auth(raw, where)
+    keys = {"webhook_url": "url", "webhook_url_file": "url_file", "send_resolved": "send_resolved"}
+    out = _pick(raw, keys, _COSMETIC["msteams_configs"], where)
+    # Alertmanager's msteams_configs post MessageCards to Office 365 connectors.
+    return {"type": "msteams", "card": "message_card", **out, **auth}
+
+
 _CONVERT = {
     "slack_configs": _slack,
     "pagerduty_configs": _pagerduty,
     "webhook_configs": _webhook,
     "email_configs": _email,
+    "opsgenie_configs": _opsgenie,
+    "msteams_configs": _msteams,
 }

@@ -92,10 +92,12 @@ from driftd.alerting.receiver_config import (
     AlertmanagerReceiver,
     BasicAuth,
     EmailReceiver,
+    OpsgenieReceiver,
     PagerDutyReceiver,
     Receiver,
     RetrainReceiver,
     SlackReceiver,
+    TeamsReceiver,
     WebhookReceiver,
 )
 from driftd.alerting.timeintervals import MONTHS, WEEKDAYS, IntervalSpec, parse_ranges
@@ -109,12 +111,14 @@ __all__ = [
     "EmailReceiver",
     "InhibitRule",
     "NoDataRule",
+    "OpsgenieReceiver",
     "PagerDutyReceiver",
     "Receiver",
     "RetrainReceiver",
     "RouteConfig",
     "SilenceConfig",
     "SlackReceiver",
+    "TeamsReceiver",
     "WebhookReceiver",
 ]
 

@@ -117,6 +117,15 @@ class WebhookReceiver(_HttpReceiver):
     max_alerts: int = Field(default=0, ge=0, description="0 sends every alert")
 
 
+class TeamsReceiver(_HttpReceiver):
+    """Microsoft Teams through an incoming webhook (a Workflows webhook takes an Adaptive Card;
+    a legacy Office 365 connector takes ``card: message_card``)."""
+
+    type: Literal["msteams"]
+    card: Literal["adaptive", "message_card"] = "adaptive"
+    max_alerts: int = Field(default=10, ge=1, le=50, description="alerts listed per message")
+
+
 class RetrainReceiver(_HttpReceiver):
     """POST once to ``url`` when a matching alert has fired for ``sustained_for`` seconds.
 
@@ -130,6 +139,36 @@ class RetrainReceiver(_HttpReceiver):
     group_by: list[LabelName] = Field(default_factory=lambda: ["monitor"], min_length=1)
 
     _check_matchers = field_validator("matchers")(check_matchers)
+
+
+OpsgeniePriority = Literal["P1", "P2", "P3", "P4", "P5"]
+
+
+class OpsgenieReceiver(_Receiver):
+    """Opsgenie Alert API v2: a group creates one alert (alias from the group), its resolve
+    closes it; the ``severity`` label maps to a priority."""
+
+    type: Literal["opsgenie"]
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    # The API root that v2/alerts is appended to (https://api.eu.opsgenie.com/ for EU).
+    api_url: str = Field(default="https://api.opsgenie.com/", pattern=r"^https?://")
+    priority_map: dict[str, OpsgeniePriority] = Field(
+        default_factory=lambda: {"critical": "P1", "error": "P2", "warning": "P3", "info": "P5"}
+    )
+    default_priority: OpsgeniePriority = "P3"
+    tags: list[str] = Field(default_factory=list)
+    responders: list[dict[str, str]] = Field(default_factory=list)
+    source: str = "driftd"
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> OpsgenieReceiver:
+        load_secrets(self, info, "api_key")
+        if self.api_key is None:
+            raise ValueError("opsgenie needs api_key or api_key_file")
+        if not self.api_url.endswith("/"):
+            object.__setattr__(self, "api_url", self.api_url + "/")
+        return self
 
 
 class EmailReceiver(_Receiver):
@@ -201,6 +240,8 @@ Receiver = Annotated[
     | WebhookReceiver
     | RetrainReceiver
     | AlertmanagerReceiver
-    | EmailReceiver,
+    | EmailReceiver
+    | OpsgenieReceiver
+    | TeamsReceiver,
     Field(discriminator="type"),
 ]

@@ -24,12 +24,14 @@ from driftd.alerting.inhibit import Inhibitor
 from driftd.alerting.lifecycle import Lifecycle
 from driftd.alerting.metrics import AlertingMetrics, build_alerting_metrics
 from driftd.alerting.notification import Notification, Notifier
+from driftd.alerting.opsgenie import OpsgenieNotifier
 from driftd.alerting.outbox import Outbox
 from driftd.alerting.pagerduty import PagerDutyNotifier
 from driftd.alerting.retrain import RetrainNotifier, RetrainTrigger
 from driftd.alerting.routing import Route
 from driftd.alerting.silence import Silences
 from driftd.alerting.silence_api import handle_silences
+from driftd.alerting.teams import TeamsNotifier
 from driftd.alerting.timefmt import rfc3339
 from driftd.alerting.transport import Transport, UrllibTransport
 from driftd.alerting.webhook import WebhookNotifier
@@ -316,6 +318,10 @@ def _receivers(
             notifiers[r.name] = PagerDutyNotifier(r, http, url)
         elif r.type == "webhook":
             notifiers[r.name] = WebhookNotifier(r, http, url)
+        elif r.type == "opsgenie":
+            notifiers[r.name] = OpsgenieNotifier(r, http, url)
+        elif r.type == "msteams":
+            notifiers[r.name] = TeamsNotifier(r, http, url)
         elif r.type == "email":
             notifiers[r.name] = EmailNotifier(r, url)
         elif r.type == "alertmanager":

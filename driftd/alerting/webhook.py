@@ -8,14 +8,19 @@ import json
 from typing import Any
 
 from driftd.alerting.alert import alertmanager_fingerprint
-from driftd.alerting.config import AlertmanagerReceiver, RetrainReceiver, WebhookReceiver
+from driftd.alerting.config import (
+    AlertmanagerReceiver,
+    RetrainReceiver,
+    TeamsReceiver,
+    WebhookReceiver,
+)
 from driftd.alerting.notification import Notification
 from driftd.alerting.timefmt import rfc3339
 from driftd.alerting.transport import Transport, check
 
 
 def auth_headers(
-    config: WebhookReceiver | RetrainReceiver | AlertmanagerReceiver,
+    config: WebhookReceiver | RetrainReceiver | AlertmanagerReceiver | TeamsReceiver,
 ) -> dict[str, str]:
     """Content type plus the configured bearer token or basic auth."""
     headers = {"Content-Type": "application/json", "User-Agent": "driftd"}

@@ -103,7 +103,7 @@ def test_a_drift_routed_to_it_reaches_every_integration(
     ("block", "message"),
     [
         ({"name": "x", "pagerduty_configs": [{"service_key": "k"}]}, "Events API v1"),
-        ({"name": "x", "opsgenie_configs": [{"api_key": "k"}]}, "not supported here"),
+        ({"name": "x", "victorops_configs": [{"api_key": "k"}]}, "not supported here"),
         ({"name": "x", "webhook_configs": [{"url": "http://h", "frobnicate": 1}]}, "frobnicate"),
         (
             {"name": "x", "webhook_configs": [{"url": "http://h", "http_config": TLS}]},
