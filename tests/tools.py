@@ -97,3 +97,78 @@ class Alertmanager:
                 self._proc.kill()
                 self._proc.wait(10)
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class Prometheus:
+    """One Prometheus on 127.0.0.1 scraping ``targets`` every second with ``rule_files``."""
+
+    def __init__(self, binary: str, targets: list[str], rule_files: list[Path]) -> None:
+        self.binary = binary
+        self.port = free_port()
+        self._dir = Path(tempfile.mkdtemp(prefix="driftd-prom-"))
+        self._targets = targets
+        self._rules = rule_files
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL of its HTTP API."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> Prometheus:
+        """Start and wait until ``/-/ready`` answers."""
+        config = self._dir / "prometheus.yml"
+        config.write_text(
+            json.dumps(
+                {
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [str(r) for r in self._rules],
+                    "scrape_configs": [
+                        {"job_name": "driftd", "static_configs": [{"targets": self._targets}]}
+                    ],
+                }
+            )
+        )
+        log = (self._dir / "prometheus.log").open("wb")
+        self._proc = subprocess.Popen(
+            [
+                self.binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self._dir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"prometheus exited: {self.log()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"prometheus not ready after {timeout}s: {self.log()[-2000:]}")
+
+    def api(self, path: str) -> Any:
+        """The ``data`` of a GET on its HTTP API (``/api/v1/...``)."""
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=5) as resp:
+            return json.loads(resp.read())["data"]
+
+    def log(self) -> str:
+        """What Prometheus wrote so far."""
+        path = self._dir / "prometheus.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        """Stop it and remove its data."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(10)
+        shutil.rmtree(self._dir, ignore_errors=True)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.tools import find
+from tests.kafka.broker import free_port
+from tests.tools import Prometheus, find
 
 pytestmark = pytest.mark.integration
 
@@ -38,3 +41,41 @@ def test_rules_fire_and_resolve_as_their_unit_tests_say(promtool: str) -> None:
     # detector counter; down, not ready, outbox backlog, failing notifications, checkpoints,
     # reloads and lag, each at the minute it should fire.
     assert "SUCCESS" in _run(promtool, "test", "rules", "driftd-rules.test.yml")
+
+
+def test_a_real_prometheus_scraping_driftd_raises_the_drift_alert(tmp_path: Path) -> None:
+    """driftd's demo (its real pipeline, a covariate shift from event 24,000) scraped every
+    second by a real Prometheus that loads the shipped rules: DriftdDataDrift goes pending on
+    the drifted feature (it would fire after its ``for: 1m``), and the recording rule sees it."""
+    binary = find("DRIFTD_TEST_PROMETHEUS", "prometheus")
+    if binary is None:
+        pytest.skip("no prometheus (scripts/tools.sh installs the prometheus package)")
+    port = free_port()
+    prom = Prometheus(binary, [f"127.0.0.1:{port}"], [RULES / "driftd-rules.yml"]).start()
+    log = (tmp_path / "demo.log").open("wb")
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "driftd", "demo", "--port", str(port), "--rate", "3000"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    seen: set[str] = set()
+    recorded = 0.0
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and demo.poll() is None:
+            for alert in prom.api("/api/v1/alerts")["alerts"]:
+                labels = alert["labels"]
+                if labels.get("alertname") == "DriftdDataDrift":
+                    seen.add(f"{labels['feature']}/{labels['statistic']}/{alert['state']}")
+            for sample in prom.api(
+                "/api/v1/query?query=monitor_kind:driftd_drift_detected:sum%7Bkind%3D%22data%22%7D"
+            )["result"]:
+                recorded = max(recorded, float(sample["value"][1]))
+            time.sleep(0.5)
+    finally:
+        if demo.poll() is None:
+            demo.terminate()
+        demo.wait(30)
+        prom.stop()
+    assert "amount/ks/pending" in seen, (seen, Path(log.name).read_text()[-2000:])
+    assert recorded >= 1
