@@ -126,6 +126,10 @@ class KafkaBroker:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="driftd-kafka-"))
         self.port = free_port()
         self.controller_port = free_port()
+        while self.controller_port == self.port:
+            # free_port() may hand out the port it just gave (both were free): the broker then
+            # fails to format its storage (seen once in CI).
+            self.controller_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self._formatted = False
 
