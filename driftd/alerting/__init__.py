@@ -30,8 +30,9 @@ outbox, so a restart neither pages again nor forgets a resolve. The config secti
 ``AlertingConfig`` (see ``driftd.alerting.config`` for a commented example).
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from driftd.lazy import lazy_exports
 
 if TYPE_CHECKING:  # what the names are, for type checkers
     from driftd.alerting.alert import Alert, fingerprint
@@ -41,8 +42,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers
     from driftd.alerting.transport import Response, Transport
 
 
-# Loaded on first use (PEP 562): importing a submodule such as the config models must not
-# pull in the whole subsystem (river, scipy), which made check-config take 3.4 s.
+# Loaded on first use (driftd/lazy.py): importing the config models must not import river.
 _EXPORTS = {
     "Alert": "driftd.alerting.alert",
     "Alerting": "driftd.alerting.service",
@@ -55,14 +55,7 @@ _EXPORTS = {
     "fingerprint": "driftd.alerting.alert",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _EXPORTS)
 
 
 __all__ = [

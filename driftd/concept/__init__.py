@@ -13,8 +13,9 @@ calls ``observe_predictions``/``observe_labels`` per poll batch, ``tick`` on eve
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from driftd.lazy import lazy_exports
 
 if TYPE_CHECKING:  # what the names are, for type checkers
     from driftd.concept.config import ConceptConfig, JoinConfig, PerformanceConfig
@@ -25,8 +26,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers
     from driftd.concept.monitor import ConceptMonitor
 
 
-# Loaded on first use (PEP 562): importing a submodule such as the config models must not
-# pull in the whole subsystem (river, scipy), which made check-config take 3.4 s.
+# Loaded on first use (driftd/lazy.py): importing the config models must not import river.
 _EXPORTS = {
     "ConceptConfig": "driftd.concept.config",
     "ConceptMetrics": "driftd.concept.metrics",
@@ -41,14 +41,7 @@ _EXPORTS = {
     "hash_ids": "driftd.concept.ids",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _EXPORTS)
 
 
 __all__ = [
