@@ -134,8 +134,7 @@ class Runtime:
         )
         self.metrics.registry.register(DroppedEvents(self.daemon.status))
         self.http = HttpServer(
-            config.http.host,
-            config.http.port,
+            config.http,
             self.metrics.registry,
             self.health,
             self.status,

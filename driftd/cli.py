@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from driftd import __version__
 from driftd.errors import ConfigError, DriftdError, ProfileError
@@ -42,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("-c", "--config", help="config file (its http section gives the URL)")
     status.add_argument("--url", help="base URL of the daemon (default http://127.0.0.1:9108)")
     status.add_argument("--json", action="store_true", help="print the raw /status JSON")
+    status.add_argument("--cacert", help="CA file to verify an https daemon's certificate")
+    status.add_argument("-u", "--user", help="USER:PASSWORD when http.auth.protect_reads is set")
+    status.add_argument("--token-file", help="bearer token file, instead of --user")
 
     demo = sub.add_parser("demo", help="run the whole pipeline on a synthetic stream (no Kafka)")
     demo.add_argument("--port", type=int, default=9108, help="port for /metrics (0: any)")
@@ -238,7 +243,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    import base64
     import json
+    import ssl
     import urllib.error
     import urllib.request
 
@@ -258,16 +265,30 @@ def _status(args: argparse.Namespace) -> int:
             )
         else:
             host = "127.0.0.1" if http.host in {"0.0.0.0", "::"} else http.host
-            url = f"http://{host}:{http.port}"
+            scheme = "https" if http.tls is not None else "http"
+            url = f"{scheme}://{host}:{http.port}"
     url = (url or "http://127.0.0.1:9108").rstrip("/")
+    context = ssl.create_default_context(cafile=args.cacert) if url.startswith("https") else None
+    headers = {}
+    if args.user:
+        headers["Authorization"] = "Basic " + base64.b64encode(args.user.encode()).decode()
+    elif args.token_file:
+        token = Path(args.token_file).read_text(encoding="utf-8").strip()
+        headers["Authorization"] = f"Bearer {token}"
+
+    def get(path: str) -> Any:
+        request = urllib.request.Request(url + path, headers=headers)
+        return urllib.request.urlopen(request, timeout=5, context=context)
+
     try:
-        with urllib.request.urlopen(f"{url}/status", timeout=5) as resp:
+        with get("/status") as resp:
             doc = json.load(resp)
-        ready = urllib.request.urlopen(f"{url}/readyz", timeout=5).status == 200
+        ready = get("/readyz").status == 200
     except urllib.error.HTTPError as exc:
         ready = False
         if exc.code != 503:
-            print(f"driftd: {url}/status answered {exc.code}", file=sys.stderr)
+            hint = " (give --user or --token-file)" if exc.code == 401 else ""
+            print(f"driftd: {url}/status answered {exc.code}{hint}", file=sys.stderr)
             return 1
     except OSError as exc:
         print(f"driftd: cannot reach a daemon at {url}: {exc}", file=sys.stderr)

@@ -231,6 +231,7 @@ def run_demo(
     from driftd.alerting import build_alerting
     from driftd.concept import build_concept_metrics
     from driftd.config import parse_config
+    from driftd.config.models import HttpConfig
     from driftd.daemon import Daemon
     from driftd.health import Health
     from driftd.http import HttpServer
@@ -327,7 +328,9 @@ def run_demo(
             before_commit=[alert_sink.before_commit],
             on_turn=[alert_sink.on_turn],
         )
-        http = HttpServer("127.0.0.1", port, metrics.registry, health, daemon.status).start()
+        http = HttpServer(
+            HttpConfig(host="127.0.0.1", port=port), metrics.registry, health, daemon.status
+        ).start()
         alerting.start()
         timeline.say(f"serving http://127.0.0.1:{http.port}/metrics and /status")
         timeline.say(

@@ -1,117 +1,103 @@
-"""The HTTP endpoint: /metrics, /healthz, /readyz and /status, on a background thread."""
+"""The daemon's HTTP endpoint, assembled from the ``http:`` config section.
+
+The server (``driftd.web.server``) bounds what each client may cost; the routes
+(``driftd.web.routes``) decide who may call what; TLS and authentication are optional and
+follow Prometheus's web configuration.
+"""
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import msgspec
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
-from driftd.errors import ConfigError
+from driftd.config.models import HttpConfig
+from driftd.fdlimit import raise_fd_limit
 from driftd.health import Health
+from driftd.web.metrics import WebMetrics
+from driftd.web.routes import Routes, SilenceApi
+from driftd.web.server import Limits, WebServer
 
 log = logging.getLogger(__name__)
 
-SilenceApi = Callable[[str, str, bytes], tuple[int, bytes]]
+# File descriptors kept for everything but HTTP clients: Kafka sockets, checkpoint and outbox
+# files, receivers' connections.
+_RESERVED_FDS = 128
 
 
 class HttpServer:
-    """Serves the operational endpoints until ``close()``; port 0 picks a free port."""
+    """Serves /metrics, /healthz, /readyz, /status and the silences API until ``close()``."""
 
     def __init__(
         self,
-        host: str,
-        port: int,
+        config: HttpConfig,
         registry: CollectorRegistry,
         health: Health,
         status: Callable[[], dict[str, Any]] = dict,
         *,
         silences: SilenceApi | None = None,
     ) -> None:
-        handler = _handler(registry, health, status, silences)
-        try:
-            self._server = ThreadingHTTPServer((host, port), handler)
-        except OSError as exc:
-            # Port in use, address not available, a privileged port: fix the config (exit 2).
-            raise ConfigError(f"http: cannot listen on {host}:{port}: {exc.strerror}") from exc
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="driftd-http", daemon=True
+        auth = None
+        if config.auth is not None:
+            from driftd.web.auth import Authenticator
+
+            auth = Authenticator(config.auth.basic_auth_users, config.auth.bearer_token_files)
+        tls = None
+        if config.tls is not None:
+            from driftd.web.tls import ReloadingContext
+
+            tls = ReloadingContext(config.tls)
+        routes = Routes(
+            registry,
+            health,
+            status,
+            silences=silences,
+            auth=auth,
+            protect_reads=config.auth is not None and config.auth.protect_reads,
+            allow_unauthenticated_writes=config.allow_unauthenticated_writes,
+        )
+        limits = Limits(
+            max_connections=_fit_connections(config.max_connections),
+            workers=config.workers,
+            max_body_bytes=config.max_body_bytes,
+            read_timeout=config.read_timeout,
+            idle_timeout=config.idle_timeout,
+            write_timeout=config.write_timeout,
+        )
+        self.scheme = "https" if tls is not None else "http"
+        self._server = WebServer(
+            config.host, config.port, routes, limits, tls=tls, metrics=WebMetrics.build(registry)
         )
 
     @property
     def port(self) -> int:
         """The bound port (useful when configured as 0)."""
-        return int(self._server.server_address[1])
+        return self._server.port
 
     def start(self) -> HttpServer:
         """Start serving in the background."""
-        self._thread.start()
-        log.info("http endpoint listening on port %d", self.port)
+        self._server.start()
+        log.info("http endpoint listening on port %d (%s)", self.port, self.scheme)
         return self
 
     def close(self) -> None:
         """Stop serving and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
 
-def _handler(
-    registry: CollectorRegistry,
-    health: Health,
-    status: Callable[[], dict[str, Any]],
-    silences: SilenceApi | None,
-) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _silences(self, method: str) -> bool:
-            path = self.path.split("?", 1)[0]
-            if silences is None or not path.startswith("/api/silences"):
-                return False
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            code, answer = silences(method, path, body)
-            self._send(code, answer, "application/json")
-            return True
-
-        def do_POST(self) -> None:
-            if not self._silences("POST"):
-                self._send(404, b"not found\n")
-
-        def do_DELETE(self) -> None:
-            if not self._silences("DELETE"):
-                self._send(404, b"not found\n")
-
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if self._silences("GET"):
-                return
-            if path == "/metrics":
-                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
-            elif path == "/healthz":
-                ok = health.alive()
-                self._send(200 if ok else 503, b"ok\n" if ok else b"main loop stalled\n")
-            elif path == "/readyz":
-                ok, failing = health.ready()
-                body = b"ready\n" if ok else ("not ready: " + ", ".join(failing) + "\n").encode()
-                self._send(200 if ok else 503, body)
-            elif path == "/status":
-                self._send(200, msgspec.json.encode(status()), "application/json")
-            else:
-                self._send(404, b"not found: try /metrics, /healthz, /readyz or /status\n")
-
-        def _send(self, code: int, body: bytes, ctype: str = "text/plain; charset=utf-8") -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            # Probes hit these endpoints every few seconds; keep them out of the log.
-            log.debug("http %s", format % args)
-
-    return Handler
+def _fit_connections(wanted: int) -> int:
+    """``wanted``, or fewer when the process may not open that many files besides the rest."""
+    limit = raise_fd_limit()
+    room = max(limit - _RESERVED_FDS, 4)
+    if wanted > room:
+        log.warning(
+            "http.max_connections %d does not fit the open-file limit %d; using %d "
+            "(raise LimitNOFILE / ulimit -n to allow more)",
+            wanted,
+            limit,
+            room,
+        )
+        return room
+    return wanted

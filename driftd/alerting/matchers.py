@@ -58,6 +58,8 @@ class Matcher:
     @classmethod
     def from_api(cls, obj: Mapping[str, Any]) -> Matcher:
         """Build from Alertmanager's API shape ``{name, value, isRegex, isEqual}``."""
+        if not isinstance(obj, Mapping):
+            raise ValueError("a matcher is a string (label=value) or an object with name, value")
         name, value = obj.get("name"), obj.get("value")
         if not isinstance(name, str) or not isinstance(value, str):
             raise ValueError("a matcher object needs string 'name' and 'value'")

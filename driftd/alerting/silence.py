@@ -20,7 +20,7 @@ from typing import Any
 from driftd.alerting.alert import Alert
 from driftd.alerting.config import SilenceConfig
 from driftd.alerting.matchers import Matcher, match_all, parse_matchers
-from driftd.alerting.timefmt import parse_time, rfc3339
+from driftd.alerting.timefmt import LATEST, parse_time, rfc3339
 from driftd.errors import DriftdError
 
 RETENTION = 120 * 3600.0  # Alertmanager's --data.retention default
@@ -80,8 +80,13 @@ class Silence:
         starts_at = parse_time(data["startsAt"]) if data.get("startsAt") is not None else now
         if data.get("endsAt") is not None:
             ends_at = parse_time(data["endsAt"])
-        elif isinstance(data.get("duration"), int | float) and data["duration"] > 0:
-            ends_at = starts_at + float(data["duration"])
+        elif isinstance(data.get("duration"), int | float) and not isinstance(
+            data["duration"], bool
+        ):
+            duration = float(data["duration"])
+            if not 0 < duration <= LATEST - starts_at:  # also false for NaN and infinity
+                raise ValueError("duration: give seconds > 0 that end before the year 10000")
+            ends_at = starts_at + duration
         else:
             raise ValueError("endsAt (RFC 3339) or duration (seconds) is required")
         if ends_at <= starts_at:

@@ -53,6 +53,8 @@ def handle_silences(
             return _reply(200, {})
     except (ValueError, UnicodeDecodeError) as exc:
         return _reply(400, {"error": str(exc)})
+    except RecursionError:
+        return _reply(400, {"error": "the body nests too deeply"})
     except SilenceError as exc:
         return _reply(exc.status, {"error": str(exc)})
     return _reply(405, {"error": f"{method} is not allowed on {path}"})

@@ -18,12 +18,19 @@ def rfc3339(ts: float | None) -> str:
     return text.replace("+00:00", "Z")
 
 
+# The times a silence or a payload may carry: 1970-01-01 to 9999-12-31 (what RFC 3339 and
+# Python's datetime can write; a time outside would fail every later rendering of it).
+EARLIEST = 0.0
+LATEST = 253402300799.0
+
+
 def parse_time(value: object) -> float:
-    """Epoch seconds from an RFC 3339 string, a datetime or a number (naive means UTC)."""
+    """Epoch seconds from an RFC 3339 string, a datetime or a number (naive means UTC),
+    between 1970 and 9999; raises ValueError otherwise."""
     if isinstance(value, bool):
         raise ValueError("a time must be an RFC 3339 string or epoch seconds")
     if isinstance(value, int | float):
-        return float(value)
+        return _in_range(float(value), value)
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -34,5 +41,11 @@ def parse_time(value: object) -> float:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.timestamp()
+        return _in_range(value.timestamp(), value)
     raise ValueError("a time must be an RFC 3339 string or epoch seconds")
+
+
+def _in_range(ts: float, given: object) -> float:
+    if not (EARLIEST <= ts <= LATEST):  # also false for NaN
+        raise ValueError(f"time {given!r} is out of range: give one between 1970 and 9999")
+    return ts

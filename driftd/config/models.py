@@ -7,6 +7,7 @@ it by that name, and the graph (monitors → streams → fields) is checked as a
 from __future__ import annotations
 
 import difflib
+import re
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -335,11 +336,90 @@ class MonitorConfig(Section):
         return resolved
 
 
-class HttpConfig(Section):
-    """The HTTP endpoint for /metrics, /healthz, /readyz and /status."""
+class HttpTls(Section):
+    """TLS for the HTTP endpoint, as in Prometheus's web config ``tls_server_config``; the
+    files are re-read when they change (certificate rotation needs no restart)."""
 
+    cert_file: Path
+    key_file: Path
+    # With a client CA, clients present a certificate it signed; a verified client certificate
+    # authenticates its holder for the write endpoints.
+    client_ca_file: Path | None = None
+    client_auth_type: Literal["RequireAndVerifyClientCert", "VerifyClientCertIfGiven"] = (
+        "RequireAndVerifyClientCert"
+    )
+    min_version: Literal["TLS12", "TLS13"] = "TLS12"
+
+    @field_validator("cert_file", "key_file", "client_ca_file")
+    @classmethod
+    def _paths(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _resolve(value, info)
+
+
+class HttpAuth(Section):
+    """Who may call the write endpoints (and, with ``protect_reads``, every endpoint but the
+    health probes): basic auth against bcrypt hashes (``htpasswd -nbBC 10 user pass``, as in
+    Prometheus's ``basic_auth_users``), or bearer tokens read from files (re-read on change)."""
+
+    basic_auth_users: dict[str, str] = Field(default_factory=dict)
+    bearer_token_files: list[Path] = Field(default_factory=list)
+    protect_reads: bool = False
+
+    @field_validator("basic_auth_users")
+    @classmethod
+    def _bcrypt(cls, value: dict[str, str]) -> dict[str, str]:
+        for user, hashed in value.items():
+            if ":" in user or not user:
+                raise ValueError(f"user {user!r}: a name must be non-empty and have no ':'")
+            if not re.fullmatch(r"\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}", hashed):
+                raise ValueError(
+                    f"user {user!r}: give a bcrypt hash, not a password (e.g. from "
+                    "`htpasswd -nbBC 10 USER PASSWORD`, the part after the ':')"
+                )
+        return value
+
+    @field_validator("bearer_token_files")
+    @classmethod
+    def _token_paths(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
+        resolved = [_resolve(p, info) for p in value]
+        for path in resolved:
+            assert path is not None
+            text = read_secret_file(path, "bearer_token_files").get_secret_value()
+            if len(text) < 16:
+                raise ValueError(f"{str(path)!r}: a token needs at least 16 characters")
+        return [p for p in resolved if p is not None]
+
+    @model_validator(mode="after")
+    def _something(self) -> HttpAuth:
+        if not self.basic_auth_users and not self.bearer_token_files:
+            raise ValueError("give basic_auth_users or bearer_token_files (or drop http.auth)")
+        return self
+
+
+class HttpConfig(Section):
+    """The HTTP endpoint for /metrics, /healthz, /readyz, /status and the silences API."""
+
+    # Every interface by default: Prometheus and the kubelet reach the endpoint from outside
+    # the pod or host. That exposes reads only; writes need http.auth or the opt-in below.
     host: str = "0.0.0.0"
     port: int = Field(default=9108, ge=0, le=65535)
+    tls: HttpTls | None = None
+    auth: HttpAuth | None = None
+    # Without http.auth, POST/DELETE /api/silences answer 403 unless this is set: anyone who
+    # can reach the port could otherwise silence every page.
+    allow_unauthenticated_writes: bool = False
+    max_body_bytes: int = Field(default=65536, ge=1024, le=64 * 1024 * 1024)
+    max_connections: int = Field(default=256, ge=4, le=100_000)
+    workers: int = Field(default=4, ge=1, le=64)
+    read_timeout: PositiveDuration = 10.0
+    idle_timeout: PositiveDuration = 60.0
+    write_timeout: PositiveDuration = 10.0
+
+    @model_validator(mode="after")
+    def _writes(self) -> HttpConfig:
+        if self.allow_unauthenticated_writes and self.auth is not None:
+            raise ValueError("allow_unauthenticated_writes has no effect with http.auth; drop it")
+        return self
 
 
 class StateConfig(Section):

@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from driftd.cli import main
+from driftd.config.models import HttpConfig
 from driftd.health import Health
 from driftd.http import HttpServer
 
@@ -72,7 +73,9 @@ STATUS = {
 
 def test_status_prints_drift_join_and_alerts(capsys: pytest.CaptureFixture[str]) -> None:
     health = Health()
-    server = HttpServer("127.0.0.1", 0, CollectorRegistry(), health, lambda: STATUS).start()
+    server = HttpServer(
+        HttpConfig(host="127.0.0.1", port=0), CollectorRegistry(), health, lambda: STATUS
+    ).start()
     try:
         assert main(["status", "--url", f"http://127.0.0.1:{server.port}"]) == 0
         out = capsys.readouterr().out
@@ -108,3 +111,35 @@ def test_status_with_a_broken_config_still_asks_the_daemon(
     assert f"{broken} does not load" in err
     assert "trying http://127.0.0.1:9108" in err
     assert code in (0, 1)
+
+
+def test_status_over_https_with_credentials(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import bcrypt
+    import trustme
+
+    ca = trustme.CA()
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(tmp_path / "s.pem")
+    ca.cert_pem.write_to_path(tmp_path / "ca.pem")
+    hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4)).decode()
+    http = HttpConfig.model_validate(
+        {
+            "host": "127.0.0.1",
+            "port": 0,
+            "tls": {"cert_file": str(tmp_path / "s.pem"), "key_file": str(tmp_path / "s.pem")},
+            "auth": {"basic_auth_users": {"ops": hashed}, "protect_reads": True},
+        }
+    )
+    server = HttpServer(http, CollectorRegistry(), Health(), lambda: STATUS).start()
+    url = f"https://127.0.0.1:{server.port}"
+    try:
+        assert main(["status", "--url", url, "--cacert", str(tmp_path / "ca.pem")]) == 1
+        assert "answered 401 (give --user or --token-file)" in capsys.readouterr().err
+        ok = main(["status", "--url", url, "--cacert", str(tmp_path / "ca.pem"), "-u", "ops:pw"])
+        assert ok == 0
+        assert "stream predictions: 12,000 events" in capsys.readouterr().out
+        assert main(["status", "--url", url]) == 1, "an unknown CA is refused"
+        assert "CERTIFICATE_VERIFY_FAILED" in capsys.readouterr().err
+    finally:
+        server.close()

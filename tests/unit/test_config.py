@@ -374,6 +374,7 @@ def test_a_port_in_use_is_a_config_error() -> None:
 
     from prometheus_client import CollectorRegistry
 
+    from driftd.config.models import HttpConfig
     from driftd.health import Health
     from driftd.http import HttpServer
 
@@ -382,7 +383,7 @@ def test_a_port_in_use_is_a_config_error() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
-            HttpServer("127.0.0.1", port, CollectorRegistry(), Health())
+            HttpServer(HttpConfig(host="127.0.0.1", port=port), CollectorRegistry(), Health())
 
 
 def test_an_outbox_dir_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:

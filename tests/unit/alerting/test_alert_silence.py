@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from driftd.alerting.alert import Alert
 from driftd.alerting.config import RouteConfig, SilenceConfig
@@ -184,3 +186,61 @@ def test_silenced_alert_is_held_back_until_the_silence_ends(
     # The silence ended at T0 + 1000: the next group tick announces "age".
     [note] = d.tick(T0 + 1230)
     assert [a.label_map["feature"] for a in note.alerts] == ["age", "inc"]
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"endsAt": 1e300},
+        {"endsAt": "+275760-09-13T00:00:00Z"},
+        {"startsAt": -1e20, "endsAt": T0},
+        {"startsAt": T0, "duration": 1e300},
+        {"startsAt": T0, "duration": float("inf")},
+        {"startsAt": T0, "duration": True},
+        {"endsAt": float("nan")},
+    ],
+)
+def test_out_of_range_times_are_refused_and_the_api_keeps_answering(
+    clock: FakeClock, tmp_path: Path, times: dict[str, Any]
+) -> None:
+    silences = Silences([], tmp_path / "s.json")
+    body = {"matchers": ["a=b"], "createdBy": "x", "comment": "y", **times}
+    raw = json.dumps(body, allow_nan=True).encode()
+    status, answer = handle_silences(silences, clock, "POST", "/api/silences", raw)
+    assert status == 400, answer
+    assert silences.all() == []
+    assert _call(silences, clock, "GET", "/api/silences") == (200, [])
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        key: _JSON | st.just(good)
+        for key, good in {
+            "matchers": ["a=b"],
+            "startsAt": T0,
+            "endsAt": T0 + 60,
+            "duration": 60,
+            "createdBy": "x",
+            "comment": "y",
+            "id": "s1",
+        }.items()
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=_FIELDS | _JSON)
+def test_any_json_body_gets_an_answer_never_an_exception(body: Any) -> None:
+    silences = Silences([], None)
+    clock = FakeClock(T0)
+    raw = json.dumps(body, allow_nan=True).encode()
+    status, answer = handle_silences(silences, clock, "POST", "/api/silences", raw)
+    assert status in {200, 400}, (status, answer)
+    listed = _call(silences, clock, "GET", "/api/silences")
+    assert listed[0] == 200 and len(listed[1]) == (status == 200)
