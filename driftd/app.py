@@ -10,9 +10,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from driftd.checkpoint import CheckpointStore
-from driftd.concept import ConceptMetrics, build_concept_metrics
+from driftd.concept import build_concept_metrics
 from driftd.config.models import DriftdConfig
-from driftd.counting import CountingProcessor
 from driftd.daemon import Daemon
 from driftd.deadletter import KafkaDeadLetters
 from driftd.dropped import DroppedEvents
@@ -21,14 +20,14 @@ from driftd.health import Health
 from driftd.http import HttpServer
 from driftd.malloc import fix_mmap_threshold
 from driftd.metrics import build_metrics
-from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
+from driftd.monitoring.pipeline import MonitoringProcessor
 from driftd.monitoring.sinks import (
     AlertingSink,
     KafkaVerdictSink,
-    LogSink,
     MetricsSink,
     VerdictSink,
 )
+from driftd.processing import build_processor
 from driftd.processor import Processor
 from driftd.producing import AckedProducer
 from driftd.sources.connecting import ConnectingSource
@@ -36,31 +35,6 @@ from driftd.sources.kafka import KafkaSource, consumer_options
 from driftd.systemd import Notifier
 
 log = logging.getLogger(__name__)
-
-
-def build_processor(
-    config: DriftdConfig,
-    sinks: list[VerdictSink] | None = None,
-    *,
-    warm: bool = True,
-    concept_metrics: ConceptMetrics | None = None,
-) -> Processor:
-    """The event processor for a config: monitors when configured, else counting only.
-
-    Loads every reference profile and builds every monitor, so a config that names a missing
-    feature or a corrupted profile fails here, before Kafka is touched.
-    """
-    if not config.monitors:
-        return CountingProcessor()
-    processor = MonitoringProcessor(
-        config,
-        load_profiles(config),
-        [LogSink(), *(sinks or [])],
-        concept_metrics=concept_metrics,
-    )
-    if warm:
-        processor.warm_up()
-    return processor
 
 
 class Runtime:

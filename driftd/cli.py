@@ -148,7 +148,7 @@ def _check_config(path: str) -> int:
     if config.monitors:
         # Profiles are loaded and monitors built (features, thresholds), but Kafka is not
         # touched; without monitors nothing of the detectors is imported (fast).
-        from driftd.app import build_processor
+        from driftd.processing import build_processor
 
         build_processor(config, warm=False)
     from driftd.config.advice import advice

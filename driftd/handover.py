@@ -19,12 +19,14 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from driftd.producing import AckedProducer, Outgoing
 from driftd.sources.base import Partition
+
+if TYPE_CHECKING:  # the Kafka client loads when a handover is made, not with Snapshot
+    from driftd.producing import AckedProducer
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,8 @@ class Handover:
 
     def publish(self, snapshot: Snapshot) -> None:
         """Queue a snapshot (flushed before the offsets it covers are committed)."""
+        from driftd.producing import Outgoing
+
         self._producer.send(Outgoing(self.topic, encode(snapshot), _key(snapshot.partition)))
 
     def flush(self, timeout: float) -> None:

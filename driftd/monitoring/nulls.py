@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from scipy import stats
 
 log = logging.getLogger(__name__)
 
@@ -296,6 +295,8 @@ class KSNull:
                 self._cache.clear()
             m = self.reference_size
             effective = max(1, round(n * m / (n + m)))
+            from scipy import stats  # 0.5 s to import; only when a limit is computed
+
             self._cache[key] = float(stats.kstwo.isf(alpha, effective))
         return self._cache[key]
 
@@ -325,6 +326,8 @@ class BootstrapNull:
             if df == 0.0:
                 limit = empirical
             else:
+                from scipy import stats
+
                 fitted = scale * float(stats.chi2.isf(alpha, df))
                 limit = max(fitted ** (1.0 / self._power), empirical)
             self._cache[key] = limit

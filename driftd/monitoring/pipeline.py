@@ -6,11 +6,10 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from driftd.concept import ConceptMetrics, ConceptMonitor
 from driftd.config.models import DriftdConfig, StreamConfig
 from driftd.decoding import DecodedBatch, Rejected
 from driftd.errors import ConfigError, DecodeError
@@ -23,6 +22,9 @@ from driftd.records import Verdict
 from driftd.reference.io import load_profile
 from driftd.reference.profile import Profile
 from driftd.sources.base import Partition
+
+if TYPE_CHECKING:  # river and scipy.stats load only for a monitor with a concept section
+    from driftd.concept import ConceptMetrics, ConceptMonitor
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,8 @@ class MonitoringProcessor:
             monitor.paths = _paths(monitor, fed)
             self.monitors.append(monitor)
             if cfg.concept is not None:
+                from driftd.concept import ConceptMonitor
+
                 self.concepts[cfg.name] = ConceptMonitor(
                     cfg.name,
                     cfg.concept,

@@ -6,15 +6,17 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from driftd.alerting.wording import describe
 from driftd.errors import StateError
-from driftd.producing import AckedProducer, Outgoing
 from driftd.records import State, Verdict
+
+if TYPE_CHECKING:  # the Kafka client loads with a producer, not with the sinks module
+    from driftd.producing import AckedProducer
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,9 @@ class KafkaVerdictSink:
         self._topic = topic
         self._only_drift = only_drift
         self._encode = msgspec.json.Encoder().encode
+        from driftd.producing import Outgoing
+
+        self._outgoing = Outgoing
 
     def publish(self, verdicts: list[Verdict]) -> None:
         """Queue the verdicts (flushed by the daemon before it commits offsets)."""
@@ -135,7 +140,7 @@ class KafkaVerdictSink:
             if self._only_drift and not v.drifted:
                 continue
             self._producer.send(
-                Outgoing(self._topic, self._encode(verdict_document(v)), v.monitor.encode())
+                self._outgoing(self._topic, self._encode(verdict_document(v)), v.monitor.encode())
             )
 
     def flush(self, timeout: float) -> None:

@@ -285,8 +285,8 @@ def test_threshold_keys_are_checked_against_the_profile_at_start_up(
 
 
 def test_a_per_feature_schema_threshold_is_used(tmp_path: Path) -> None:
-    from driftd.app import build_processor
     from driftd.monitoring.pipeline import MonitoringProcessor
+    from driftd.processing import build_processor
 
     path = _monitor_config(tmp_path, "{features: {country: {schema: {type: static, value: 0.5}}}}")
     processor = build_processor(load_config(path), warm=False)
@@ -414,3 +414,38 @@ alerting:
     )
     problems = _problems(text)
     assert any("did you mean 'continue'?" in p for p in problems), problems
+
+
+def test_check_config_imports_only_what_the_config_uses(tmp_path: Path) -> None:
+    """check-config stays quick (about 1 s): a monitor without a concept section loads no
+    river, no scipy.stats, no Kafka client, no pyarrow and no HTTP server."""
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "driftd.yaml"
+    cfg.write_text(
+        f"""
+kafka: {{bootstrap_servers: ["k:1"]}}
+streams:
+  - name: predictions
+    topic: preds
+    fields: {{id: request_id, features: {{amount: features.amount, age: features.age}}}}
+monitors:
+  - name: fraud
+    streams: [predictions]
+    reference: {ROOT / "tests" / "data" / "fraud.profile"}
+    features: [amount, age]
+"""
+    )
+    probe = (
+        "import sys\n"
+        "from driftd.cli import main\n"
+        f"assert main(['check-config', '-c', {str(cfg)!r}]) == 0\n"
+        "heavy = ('scipy.stats', 'river', 'kafka', 'pyarrow', 'driftd.web', 'driftd.app')\n"
+        "print(sorted({m.split('.')[0] + '.' + m.split('.')[1] if '.' in m else m\n"
+        "              for m in sys.modules if m.startswith(heavy)}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
