@@ -45,13 +45,18 @@ def test_rules_fire_and_resolve_as_their_unit_tests_say(promtool: str) -> None:
 
 def test_a_real_prometheus_scraping_driftd_raises_the_drift_alert(tmp_path: Path) -> None:
     """driftd's demo (its real pipeline, a covariate shift from event 24,000) scraped every
-    second by a real Prometheus that loads the shipped rules: DriftdDataDrift goes pending on
-    the drifted feature (it would fire after its ``for: 1m``), and the recording rule sees it."""
+    second by a real Prometheus that loads the shipped rules, their ``for:`` shortened from
+    1m to 3s so that the test need not wait a minute: DriftdDataDrift goes pending and then
+    fires on the drifted feature, and the recording rule sees it."""
     binary = find("DRIFTD_TEST_PROMETHEUS", "prometheus")
     if binary is None:
         pytest.skip("no prometheus (scripts/tools.sh installs the prometheus package)")
+    shipped = (RULES / "driftd-rules.yml").read_text(encoding="utf-8")
+    assert shipped.count("for: 1m") >= 3
+    rules = tmp_path / "driftd-rules.yml"
+    rules.write_text(shipped.replace("for: 1m", "for: 3s"), encoding="utf-8")
     port = free_port()
-    prom = Prometheus(binary, [f"127.0.0.1:{port}"], [RULES / "driftd-rules.yml"]).start()
+    prom = Prometheus(binary, [f"127.0.0.1:{port}"], [rules]).start()
     log = (tmp_path / "demo.log").open("wb")
     demo = subprocess.Popen(
         [sys.executable, "-m", "driftd", "demo", "--port", str(port), "--rate", "3000"],
@@ -62,7 +67,7 @@ def test_a_real_prometheus_scraping_driftd_raises_the_drift_alert(tmp_path: Path
     recorded = 0.0
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and demo.poll() is None:
+        while time.monotonic() < deadline and "amount/ks/firing" not in seen:
             for alert in prom.api("/api/v1/alerts")["alerts"]:
                 labels = alert["labels"]
                 if labels.get("alertname") == "DriftdDataDrift":
@@ -78,4 +83,8 @@ def test_a_real_prometheus_scraping_driftd_raises_the_drift_alert(tmp_path: Path
         demo.wait(30)
         prom.stop()
     assert "amount/ks/pending" in seen, (seen, Path(log.name).read_text()[-2000:])
+    assert "amount/ks/firing" in seen, (seen, Path(log.name).read_text()[-2000:])
+    # The demo shifts amount and the country mix; age stays as in the reference.
+    assert "country/linf/firing" in seen or "country/psi/firing" in seen, seen
+    assert not {s for s in seen if s.startswith("age/")}, seen
     assert recorded >= 1
