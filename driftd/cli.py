@@ -63,10 +63,19 @@ def _parser() -> argparse.ArgumentParser:
         help="run the alerting section in event time and write what it would send here (JSONL)",
     )
     replay.add_argument(
+        "--report", help="write an HTML report of the run here (charts, alerts; self-contained)"
+    )
+    replay.add_argument(
         "--deliver",
         action="store_true",
         help="run the alerting section and deliver to its receivers (uses its outbox_dir)",
     )
+
+    report = sub.add_parser("report", help="draw verdicts (JSONL) as a self-contained HTML page")
+    report.add_argument("verdicts", help="verdict JSON lines (replay --output, the events topic)")
+    report.add_argument("-o", "--output", default="report.html", help="HTML file to write")
+    report.add_argument("-c", "--config", help="config whose profiles give the reference bins")
+    report.add_argument("--notifications", help="would-send notifications (replay's JSONL)")
 
     ref = sub.add_parser("reference", help="build or show reference profiles")
     ref_sub = ref.add_subparsers(dest="reference_command", required=True, metavar="ACTION")
@@ -120,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _reference(args)
         if args.command == "replay":
             return _replay(args)
+        if args.command == "report":
+            return _report(args)
         if args.command == "demo":
             return _demo(args)
         if args.command == "status":
@@ -227,8 +238,26 @@ def _replay(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         notifications=args.notifications,
         deliver=args.deliver,
+        report=args.report,
     )
     print(report.summary())
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from driftd.report.data import read_jsonl
+    from driftd.report.write import write_report
+
+    profiles = None
+    if args.config:
+        from driftd.config import load_config
+        from driftd.monitoring.pipeline import load_profiles
+
+        profiles = load_profiles(load_config(args.config))
+    notes = read_jsonl(args.notifications) if args.notifications else []
+    verdicts = read_jsonl(args.verdicts)
+    written = write_report(args.output, verdicts, notes, profiles, source=Path(args.verdicts).name)
+    print(f"report written to {written} ({len(verdicts):,} verdicts, {len(notes)} notifications)")
     return 0
 
 

@@ -42,6 +42,9 @@ class Verdict:
     pvalue: float | None = None
     detail: str = ""
     labels: tuple[tuple[str, str], ...] = field(default=())
+    # The window's counts on the reference bins (numeric) or categories (+ "other" last), for
+    # data and prediction verdicts: what reports draw against the reference.
+    histogram: tuple[int, ...] = ()
 
     @property
     def drifted(self) -> bool:

@@ -9,6 +9,7 @@ JSON lines (nothing is delivered); with ``deliver`` they go to the configured re
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import tempfile
 from collections import Counter
@@ -31,9 +32,12 @@ from driftd.sources.files import IterSource, read_batches
 class ReplayReport:
     """Collects verdicts: prints drift transitions, counts windows in drift, writes JSONL."""
 
-    def __init__(self, out: IO[str], jsonl: IO[bytes] | None = None) -> None:
+    def __init__(self, out: IO[str], jsonl: IO[bytes] | None = None, *, keep: bool = False) -> None:
         self.out = out
         self.jsonl = jsonl
+        # With ``keep``, every verdict document and notification is held for a report.
+        self.documents: list[dict[str, Any]] | None = [] if keep else None
+        self.notes: list[dict[str, Any]] = []
         self.windows: Counter[str] = Counter()
         self.drift: Counter[tuple[str, str, str, str]] = Counter()
         self.notifications = 0
@@ -47,8 +51,12 @@ class ReplayReport:
             self.windows[verdicts[0].monitor] += 1
         for v in verdicts:
             key = (v.monitor, segment_label(v), v.feature, v.statistic)
-            if self.jsonl is not None:
-                self.jsonl.write(self._encode(verdict_document(v)) + b"\n")
+            if self.jsonl is not None or self.documents is not None:
+                doc = verdict_document(v)
+                if self.jsonl is not None:
+                    self.jsonl.write(self._encode(doc) + b"\n")
+                if self.documents is not None:
+                    self.documents.append(doc)
             if v.drifted:
                 self.drift[key] += 1
             before = self._state.get(key, State.OK)
@@ -83,8 +91,11 @@ def replay(
     out: IO[str] = sys.stdout,
     notifications: str | Path | None = None,
     deliver: bool = False,
+    report: str | Path | None = None,
 ) -> ReplayReport:
-    """Feed ``path`` through the monitors of ``config`` as if it came from ``stream_name``."""
+    """Feed ``path`` through the monitors of ``config`` as if it came from ``stream_name``;
+    with ``report``, write the HTML report of the run there (alerts included when the config
+    has an alerting section)."""
     streams = {s.name: s for s in config.streams}
     if stream_name is None:
         stream_name = config.streams[0].name
@@ -94,16 +105,18 @@ def replay(
     with contextlib.ExitStack() as stack:
         jsonl = stack.enter_context(Path(output).open("wb")) if output else None
         target = stack.enter_context(Path(notifications).open("w")) if notifications else None
-        report = ReplayReport(out, jsonl)
-        sinks: list[VerdictSink] = [report]
+        collected = ReplayReport(out, jsonl, keep=report is not None)
+        sinks: list[VerdictSink] = [collected]
         metrics = build_metrics()
         alerting = None
-        if (notifications is not None or deliver) and config.alerting is not None:
+        wants_alerts = notifications is not None or deliver or report is not None
+        if wants_alerts and config.alerting is not None:
             alerting, sink = _alerting(
-                config, metrics, report, target, deliver=deliver, stack=stack
+                config, metrics, collected, target, deliver=deliver, stack=stack
             )
             sinks.append(sink)
-        processor = MonitoringProcessor(config, load_profiles(config), sinks)
+        profiles = load_profiles(config)
+        processor = MonitoringProcessor(config, profiles, sinks)
         source: IterSource | None = None
 
         def make_source(on_assignment: Any) -> IterSource:
@@ -120,7 +133,7 @@ def replay(
             sinks[-1].before_commit()  # type: ignore[attr-defined]
             if deliver:
                 alerting.close(timeout=30.0)
-        report.rejected = int(
+        collected.rejected = int(
             sum(
                 s.value
                 for m in metrics.records_rejected.collect()
@@ -128,9 +141,17 @@ def replay(
                 if s.name.endswith("_total")
             )
         )
-        if report.rejected:
-            print(f"{report.rejected} record(s) could not be decoded", file=out)
-        return report
+        if collected.rejected:
+            print(f"{collected.rejected} record(s) could not be decoded", file=out)
+        if report is not None:
+            from driftd.report.write import write_report
+
+            assert collected.documents is not None
+            written = write_report(
+                report, collected.documents, collected.notes, profiles, source=Path(path).name
+            )
+            print(f"report written to {written}", file=out)
+        return collected
 
 
 def _alerting(
@@ -154,9 +175,12 @@ def _alerting(
 
     def write(notes: list[Any]) -> None:
         report.notifications += len(notes)
-        if target is not None:
-            for note in notes:
-                target.write(note.to_json() + "\n")
+        for note in notes:
+            text = note.to_json()
+            if target is not None:
+                target.write(text + "\n")
+            if report.documents is not None:
+                report.notes.append(json.loads(text))
 
     if deliver:
         alerting.start()

@@ -28,6 +28,8 @@ def evaluate(
         "window_start": window.start,
         "window_end": window.end,
     }
+    profiles = {f.name: f for f in spec.order}
+    histograms: dict[str, tuple[int, ...]] = {}
     for test in state.tests:
         s = test.spec
         if s.numeric_col is not None:
@@ -53,6 +55,8 @@ def evaluate(
             )
             continue
         score = stat.score(values)
+        if stat.feature not in histograms:
+            histograms[stat.feature] = live_histogram(profiles[stat.feature], values)
         limit = test.threshold.limit(n)
         drifted = score.statistic > limit
         test.threshold.observe(score.statistic, drifted)
@@ -66,6 +70,7 @@ def evaluate(
                 kind=s.kind,
                 pvalue=score.pvalue,
                 detail=stat.describe(score),
+                histogram=histograms[stat.feature],
                 **base,
             )
         )
@@ -90,6 +95,19 @@ def evaluate(
                 )
             )
     return verdicts
+
+
+def live_histogram(feat: FeatureProfile, values: np.ndarray) -> tuple[int, ...]:
+    """Counts of a window's values (no missing ones) on ``feat``'s reference bins: numeric
+    values by the interior edges (``len(edges) + 1`` bins), categorical codes by category with
+    "other" last."""
+    if feat.numeric is not None:
+        bins = np.searchsorted(feat.numeric.edges, values, side="right")
+        counts = np.bincount(bins, minlength=feat.numeric.edges.size + 1)
+    else:
+        assert feat.categorical is not None
+        counts = np.bincount(values.astype(np.int64), minlength=feat.categorical.n_categories)
+    return tuple(int(c) for c in counts)
 
 
 def schema_rate(counts: SchemaCounts, size: int, feat: FeatureProfile) -> float:

@@ -119,6 +119,7 @@ def verdict_document(v: Verdict) -> dict[str, Any]:
             "end": num(v.window_end),
         },
         "detail": v.detail,
+        **({"histogram": list(v.histogram)} if v.histogram else {}),
     }
 
 

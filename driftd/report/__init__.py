@@ -1,0 +1,1 @@
+"""Backtest reports and the live page: verdicts and alerts drawn as one HTML page."""
