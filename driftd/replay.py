@@ -39,6 +39,7 @@ class ReplayReport:
         self.documents: list[dict[str, Any]] | None = [] if keep else None
         self.notes: list[dict[str, Any]] = []
         self.windows: Counter[str] = Counter()
+        self._windows_seen: set[tuple[str, str, str, int]] = set()
         self.drift: Counter[tuple[str, str, str, str]] = Counter()
         self.notifications = 0
         self.rejected = 0
@@ -47,9 +48,13 @@ class ReplayReport:
 
     def publish(self, verdicts: list[Verdict]) -> None:
         """Record one window's verdicts."""
-        if verdicts:
-            self.windows[verdicts[0].monitor] += 1
         for v in verdicts:
+            # A monitor's data windows (its concept verdicts come in windows of their own).
+            if v.kind != "concept":
+                window = (v.monitor, segment_label(v), v.window_epoch, v.window_index)
+                if window not in self._windows_seen:
+                    self._windows_seen.add(window)
+                    self.windows[v.monitor] += 1
             key = (v.monitor, segment_label(v), v.feature, v.statistic)
             if self.jsonl is not None or self.documents is not None:
                 doc = verdict_document(v)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,11 +104,18 @@ class MonitoringProcessor:
                 self._by_stream.setdefault(stream, []).append(monitor)
         self.events: dict[str, int] = {}
         self.verdicts = 0
+        self._held: list[list[Verdict]] | None = None
         # Which partitions fed each monitor's windows: a monitor fed by one partition only is
         # handed over with it on a rebalance (see driftd.handover).
         self.fed: dict[str, set[Partition]] = {}
 
     def _publish(self, verdicts: list[Verdict]) -> None:
+        if self._held is not None:
+            self._held.append(verdicts)
+            return
+        self._deliver(verdicts)
+
+    def _deliver(self, verdicts: list[Verdict]) -> None:
         self.verdicts += len(verdicts)
         for sink in self.sinks:
             try:
@@ -159,16 +167,25 @@ class MonitoringProcessor:
     ) -> None:
         """Window a batch in every monitor fed by ``stream`` (read from ``partition``)."""
         self.events[stream.name] = self.events.get(stream.name, 0) + len(batch)
-        for monitor in self._by_stream.get(stream.name, ()):
-            if stream.name in monitor.drift_streams:
-                taken = monitor.add(batch)
-                if taken and partition is not None:
-                    self.fed.setdefault(monitor.name, set()).add(partition)
-            concept = self.concepts.get(monitor.name)
-            if concept is not None:
-                verdicts = _feed_concept(concept, stream, batch, monitor.cfg.model)
-                if verdicts:
-                    self._publish(verdicts)
+        # Windows closed by this batch, of every monitor and kind, are held and then handed
+        # on one window at a time in event-time order: alerting sees them as it would have
+        # live, one by one, whatever the batch size (a concept alert that fires and resolves
+        # within one large batch is still notified, and timers run at each window's time).
+        self._held = []
+        try:
+            for monitor in self._by_stream.get(stream.name, ()):
+                if stream.name in monitor.drift_streams:
+                    taken = monitor.add(batch)
+                    if taken and partition is not None:
+                        self.fed.setdefault(monitor.name, set()).add(partition)
+                concept = self.concepts.get(monitor.name)
+                if concept is not None:
+                    verdicts = _feed_concept(concept, stream, batch, monitor.cfg.model)
+                    self._held.extend(_per_window(verdicts))
+        finally:
+            held, self._held = self._held, None
+            for window in _in_time_order(held):
+                self._deliver(window)
 
     def check(self, stream: StreamConfig, batch: DecodedBatch) -> list[Rejected]:
         """Events of ``batch`` some monitor fed by ``stream`` cannot take, with the reason.
@@ -408,3 +425,21 @@ def _negative_class(positive: Any) -> Any:
     if isinstance(positive, int):
         return 0 if positive != 0 else 1
     return f"not_{positive}"
+
+
+def _per_window(verdicts: list[Verdict]) -> list[list[Verdict]]:
+    """Split verdicts of several windows (a concept monitor's, per batch) into one list per
+    window, in order."""
+    groups: dict[tuple[str, int, float], list[Verdict]] = {}
+    for v in verdicts:
+        groups.setdefault((v.kind, v.window_index, v.window_end), []).append(v)
+    return list(groups.values())
+
+
+def _in_time_order(windows: list[list[Verdict]]) -> list[list[Verdict]]:
+    """Windows sorted by end time (stable); as they came when any lacks an event time."""
+    ends = [max((v.window_end for v in w), default=math.nan) for w in windows]
+    if len(windows) < 2 or any(math.isnan(e) for e in ends):
+        return windows
+    order = sorted(range(len(windows)), key=ends.__getitem__)
+    return [windows[i] for i in order]
