@@ -20,7 +20,7 @@ from driftd.health import Health
 from driftd.http import HttpServer
 from driftd.malloc import fix_mmap_threshold
 from driftd.metrics import build_metrics
-from driftd.monitoring.pipeline import MonitoringProcessor
+from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
 from driftd.monitoring.sinks import (
     AlertingSink,
     KafkaVerdictSink,
@@ -30,6 +30,7 @@ from driftd.monitoring.sinks import (
 from driftd.processing import build_processor
 from driftd.processor import Processor
 from driftd.producing import AckedProducer
+from driftd.report.live import LivePage
 from driftd.sources.connecting import ConnectingSource
 from driftd.sources.kafka import KafkaSource, consumer_options
 from driftd.systemd import Notifier
@@ -54,7 +55,11 @@ class Runtime:
         self.health = Health()
         self._producers: list[Any] = []
         self.gauges = MetricsSink(self.metrics.registry)
-        sinks: list[VerdictSink] = [self.gauges]
+        self.live = LivePage(
+            lambda: load_profiles(self.config),
+            lambda: self.alerting.status()["alerts"] if self.alerting is not None else [],
+        )
+        sinks: list[VerdictSink] = [self.gauges, self.live]
         before_commit: list[Callable[[], None]] = []
         on_turn: list[Callable[[], None]] = []
         producers: list[Callable[[float], None]] = []
@@ -113,6 +118,7 @@ class Runtime:
             self.health,
             self.status,
             silences=self.alerting.handle_silences if self.alerting is not None else None,
+            page=self.live.html,
         )
 
     def _handover(self) -> Handover | None:

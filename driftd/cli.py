@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the whole pipeline on a synthetic stream (no Kafka)")
     demo.add_argument("--port", type=int, default=9108, help="port for /metrics (0: any)")
     demo.add_argument("--rate", type=float, default=40_000.0, help="events per second")
+    demo.add_argument("--report", help="write the HTML report of the demo's stream here")
 
     replay = sub.add_parser("replay", help="run a config's monitors over a JSONL/Parquet file")
     replay.add_argument("-c", "--config", required=True, help="config file (YAML)")
@@ -58,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--stream", help="stream the events belong to (default: the first)")
     replay.add_argument("--output", help="write every verdict as JSON lines here")
     replay.add_argument("--batch-size", type=int, default=5000)
+    replay.add_argument("--quiet", action="store_true", help="no progress line on a terminal")
     replay.add_argument(
         "--notifications",
         help="run the alerting section in event time and write what it would send here (JSONL)",
@@ -188,7 +190,6 @@ def _reference(args: argparse.Namespace) -> int:
         BuildOptions,
         build_profile,
         load_build_options,
-        progress_printer,
     )
 
     if args.reference_command == "show":
@@ -209,16 +210,16 @@ def _reference(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     options = replace(options, **overrides)
-    progress = None if args.quiet or not sys.stderr.isatty() else progress_printer()
+    progress = _progress(args.input, args.quiet)
 
     def notice(message: str) -> None:
         if progress is not None:
-            print(file=sys.stderr)  # end the progress line first
+            progress.close()  # end the progress line first
         print(f"driftd: {message}", file=sys.stderr)
 
     profile = build_profile(args.input, options, progress=progress, notice=notice)
     if progress is not None:
-        print(file=sys.stderr)
+        progress.close()
     path = save_profile(profile, args.out)
     print(f"wrote {path}")
     print(describe(profile))
@@ -230,6 +231,7 @@ def _replay(args: argparse.Namespace) -> int:
     from driftd.replay import replay
 
     config = load_config(args.config)
+    progress = _progress(args.input, args.quiet)
     report = replay(
         config,
         args.input,
@@ -239,9 +241,22 @@ def _replay(args: argparse.Namespace) -> int:
         notifications=args.notifications,
         deliver=args.deliver,
         report=args.report,
+        progress=progress,
     )
+    if progress is not None:
+        progress.close()
     print(report.summary())
     return 0
+
+
+def _progress(path: str, quiet: bool) -> Any:
+    """A progress line on a terminal (none with --quiet or when stderr is not a terminal)."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from driftd.progress import Progress, count_rows
+
+    total, estimated = count_rows(path)
+    return Progress(total, "rows", estimated=estimated)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -267,7 +282,7 @@ def _demo(args: argparse.Namespace) -> int:
     from driftd.demo import detected_both, run_demo
 
     logging.basicConfig(level=logging.ERROR)
-    timeline = run_demo(port=args.port, rate=args.rate)
+    timeline = run_demo(port=args.port, rate=args.rate, report=args.report)
     return 0 if detected_both(timeline) else 1
 
 

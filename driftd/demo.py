@@ -225,9 +225,14 @@ def _stream(plan: Plan, seed: int) -> tuple[list[bytes], list[bytes]]:
 
 
 def run_demo(
-    port: int = 9108, rate: float = 40_000.0, out: IO[str] = sys.stdout, seed: int = 7
+    port: int = 9108,
+    rate: float = 40_000.0,
+    out: IO[str] = sys.stdout,
+    seed: int = 7,
+    report: str | Path | None = None,
 ) -> Timeline:
-    """Run the demo; returns the timeline (tests check both drifts were reported)."""
+    """Run the demo; returns the timeline (tests check both drifts were reported). With
+    ``report``, the HTML report of the whole stream is written there at the end."""
     from driftd.alerting import build_alerting
     from driftd.concept import build_concept_metrics
     from driftd.config import parse_config
@@ -239,6 +244,7 @@ def run_demo(
     from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
     from driftd.monitoring.sinks import AlertingSink, MetricsSink
     from driftd.reference import BuildOptions, build_profile, save_profile
+    from driftd.report.live import LivePage
     from driftd.sources.files import IterSource
     from driftd.synthetic import columns
 
@@ -280,11 +286,23 @@ def run_demo(
         metrics = build_metrics()
         alerting = build_alerting(config.alerting, metrics.registry)
         position = [0]
-        alert_sink = AlertingSink(alerting)
-        sinks = [MetricsSink(metrics.registry), alert_sink, TimelineSink(timeline, plan, position)]
+        sent: list[dict[str, Any]] = []
+        alert_sink = AlertingSink(
+            alerting, on_notes=lambda notes: sent.extend(json.loads(n.to_json()) for n in notes)
+        )
+        profiles = load_profiles(config)
+        live = LivePage(
+            lambda: profiles, lambda: alerting.status()["alerts"], cache_for=1.0, keep=1000
+        )
+        sinks = [
+            MetricsSink(metrics.registry),
+            alert_sink,
+            TimelineSink(timeline, plan, position),
+            live,
+        ]
         processor = MonitoringProcessor(
             config,
-            load_profiles(config),
+            profiles,
             sinks,
             concept_metrics=build_concept_metrics(metrics.registry),
         )
@@ -329,10 +347,14 @@ def run_demo(
             on_turn=[alert_sink.on_turn],
         )
         http = HttpServer(
-            HttpConfig(host="127.0.0.1", port=port), metrics.registry, health, daemon.status
+            HttpConfig(host="127.0.0.1", port=port),
+            metrics.registry,
+            health,
+            daemon.status,
+            page=live.html,
         ).start()
         alerting.start()
-        timeline.say(f"serving http://127.0.0.1:{http.port}/metrics and /status")
+        timeline.say(f"serving http://127.0.0.1:{http.port}/ (live page), /metrics and /status")
         timeline.say(
             f"streaming {plan.total:,} events in windows of {plan.window:,}: covariate "
             f"shift at {plan.shift_start:,}-{plan.shift_end:,}, concept change from "
@@ -356,6 +378,11 @@ def run_demo(
             http.close()
             webhook.shutdown()
         _summary(timeline, plan)
+        if report is not None:
+            from driftd.report.write import write_report
+
+            written = write_report(report, live.documents(), sent, profiles, source="demo")
+            timeline.say(f"report written to {written}")
     return timeline
 
 

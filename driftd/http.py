@@ -28,7 +28,8 @@ _RESERVED_FDS = 128
 
 
 class HttpServer:
-    """Serves /metrics, /healthz, /readyz, /status and the silences API until ``close()``."""
+    """Serves the live page, /metrics, /healthz, /readyz, /status and the silences API until
+    ``close()``."""
 
     def __init__(
         self,
@@ -38,6 +39,7 @@ class HttpServer:
         status: Callable[[], dict[str, Any]] = dict,
         *,
         silences: SilenceApi | None = None,
+        page: Callable[[], bytes] | None = None,
     ) -> None:
         auth = None
         if config.auth is not None:
@@ -57,6 +59,7 @@ class HttpServer:
             auth=auth,
             protect_reads=config.auth is not None and config.auth.protect_reads,
             allow_unauthenticated_writes=config.allow_unauthenticated_writes,
+            page=page,
         )
         limits = Limits(
             max_connections=_fit_connections(config.max_connections),

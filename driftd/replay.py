@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,8 +34,17 @@ from driftd.sources.files import IterSource, read_batches
 class ReplayReport:
     """Collects verdicts: prints drift transitions, counts windows in drift, writes JSONL."""
 
-    def __init__(self, out: IO[str], jsonl: IO[bytes] | None = None, *, keep: bool = False) -> None:
+    def __init__(
+        self,
+        out: IO[str],
+        jsonl: IO[bytes] | None = None,
+        *,
+        keep: bool = False,
+        before_line: Callable[[], None] | None = None,
+    ) -> None:
         self.out = out
+        # Wipes a progress line on the terminal before a transition is printed.
+        self._before_line = before_line
         self.jsonl = jsonl
         # With ``keep``, every verdict document and notification is held for a report.
         self.documents: list[dict[str, Any]] | None = [] if keep else None
@@ -68,9 +79,12 @@ class ReplayReport:
             if v.state is not State.INSUFFICIENT and v.state is not before:
                 self._state[key] = v.state
                 verb = "DRIFT" if v.drifted else "ok   "
+                if self._before_line is not None:
+                    self._before_line()
                 print(
-                    f"window {v.window_index:>5} {verb} {v.monitor}/{key[1]} {v.feature} "
-                    f"{v.statistic}={v.value:.4g} (limit {v.limit:.4g}) {v.detail}",
+                    f"window {v.window_index:>5} {verb} {v.monitor}/{key[1]} "
+                    f"{v.feature + ' ' if v.feature else ''}{v.statistic}={v.value:.4g}"
+                    f"{f' (limit {v.limit:.4g})' if math.isfinite(v.limit) else ''} {v.detail}",
                     file=self.out,
                 )
 
@@ -78,7 +92,8 @@ class ReplayReport:
         """Windows per monitor and windows in drift per feature and statistic."""
         lines = [f"{m}: {n} window(s)" for m, n in sorted(self.windows.items())]
         for (monitor, seg, feature, stat), n in sorted(self.drift.items()):
-            lines.append(f"  {monitor}/{seg} {feature} {stat}: drift in {n} window(s)")
+            name = f"{feature} {stat}" if feature else stat
+            lines.append(f"  {monitor}/{seg} {name}: drift in {n} window(s)")
         if not self.drift:
             lines.append("  no drift")
         if self.notifications:
@@ -97,6 +112,7 @@ def replay(
     notifications: str | Path | None = None,
     deliver: bool = False,
     report: str | Path | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ReplayReport:
     """Feed ``path`` through the monitors of ``config`` as if it came from ``stream_name``;
     with ``report``, write the HTML report of the run there (alerts included when the config
@@ -110,7 +126,9 @@ def replay(
     with contextlib.ExitStack() as stack:
         jsonl = stack.enter_context(Path(output).open("wb")) if output else None
         target = stack.enter_context(Path(notifications).open("w")) if notifications else None
-        collected = ReplayReport(out, jsonl, keep=report is not None)
+        collected = ReplayReport(
+            out, jsonl, keep=report is not None, before_line=getattr(progress, "clear", None)
+        )
         sinks: list[VerdictSink] = [collected]
         metrics = build_metrics()
         alerting = None
@@ -126,7 +144,10 @@ def replay(
 
         def make_source(on_assignment: Any) -> IterSource:
             nonlocal source
-            source = IterSource.of(read_batches(path, batch_size), stream.topic, on_assignment)
+            batches = read_batches(path, batch_size)
+            if progress is not None:
+                batches = _counted(batches, progress)
+            source = IterSource.of(batches, stream.topic, on_assignment)
             return source
 
         on_turn = [sinks[-1].on_turn] if alerting is not None else []  # type: ignore[attr-defined]
@@ -157,6 +178,14 @@ def replay(
             )
             print(f"report written to {written}", file=out)
         return collected
+
+
+def _counted(batches: Iterator[list[bytes]], progress: Callable[[int], None]) -> Iterator[Any]:
+    done = 0
+    for batch in batches:
+        yield batch
+        done += len(batch)
+        progress(done)
 
 
 def _alerting(

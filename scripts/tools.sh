@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Real tools the tests talk to, installed from Debian packages when missing:
-# prometheus-alertmanager (and promtool/prometheus for the rules). Root with apt-get only;
+# prometheus-alertmanager, promtool/prometheus for the rules, chromium for the report pages. Root with apt-get only;
 # elsewhere the tests that need them skip (CI=true turns a skip into a failure).
 # Usage: source scripts/tools.sh   (returns non-zero only when CI=true and an install failed)
 _driftd_tools() {
   local missing=() pkg bin
-  for pair in prometheus-alertmanager:prometheus-alertmanager promtool:prometheus; do
+  for pair in prometheus-alertmanager:prometheus-alertmanager promtool:prometheus \
+      chromium:chromium; do
     bin="${pair%%:*}"; pkg="${pair##*:}"
     command -v "$bin" >/dev/null 2>&1 || missing+=("$pkg")
   done

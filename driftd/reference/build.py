@@ -29,8 +29,6 @@ import json
 import logging
 import re
 import shlex
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -593,23 +591,6 @@ def _summarise(col: _Column, options: BuildOptions, rng: np.random.Generator) ->
     )
     total = int(counts.sum())
     return FeatureProfile(col.name, "categorical", total, col.missing, categorical=summary)
-
-
-def progress_printer(total_hint: int | None = None) -> Callable[[int], None]:
-    """A progress callback printing rows read (and rate) to stderr at most twice a second."""
-    started = time.monotonic()
-    last = [0.0]
-
-    def report(rows: int) -> None:
-        now = time.monotonic()
-        if now - last[0] < 0.5:
-            return
-        last[0] = now
-        rate = rows / max(now - started, 1e-9)
-        of = f"/{total_hint:,}" if total_hint else ""
-        print(f"\rread {rows:,}{of} rows ({rate:,.0f} rows/s)", end="", file=sys.stderr)
-
-    return report
 
 
 def load_build_options(path: str | Path) -> BuildOptions:

@@ -4,8 +4,9 @@
 
     GET  /healthz, /readyz          always open (the kubelet and systemd probe without
                                     credentials); answered on the server's own thread
-    GET  /metrics, /status,         open, or with ``http.auth.protect_reads`` authenticated
-         /api/silences[/{id}]
+    GET  /, /metrics, /status,      open, or with ``http.auth.protect_reads`` authenticated
+         /api/silences[/{id}],      (``/`` is the live page: recent windows as charts)
+         /assets/plotly.min.js
     POST /api/silences,             authenticated (basic, bearer, or a verified client
     DELETE /api/silences/{id}       certificate); without http.auth only when
                                     ``http.allow_unauthenticated_writes`` is set
@@ -33,6 +34,9 @@ SilenceApi = Callable[[str, str, bytes], tuple[int, bytes]]
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _READS = frozenset({"GET", "HEAD"})
 _SILENCES = "/api/silences"
+_NO_STORE = (("Cache-Control", "no-store"),)
+# plotly.js changes only with the installed package: a day in the browser's cache.
+_CACHE = (("Cache-Control", "public, max-age=86400"),)
 _NO_WRITES = (
     b'{"error": "write endpoints are off: configure http.auth (or a client CA in http.tls), '
     b'or set http.allow_unauthenticated_writes: true on a trusted network"}'
@@ -52,7 +56,10 @@ class Routes:
         auth: Authenticator | None = None,
         protect_reads: bool = False,
         allow_unauthenticated_writes: bool = False,
+        page: Callable[[], bytes] | None = None,
     ) -> None:
+        self._page = page
+        self._script: bytes | None = None
         self._registry = registry
         self._health = health
         self._status = status
@@ -105,7 +112,15 @@ class Routes:
             return Response(200, generate_latest(self._registry), CONTENT_TYPE_LATEST)
         if path == "/status":
             return Response(200, msgspec.json.encode(self._status()), JSON)
-        return Response(404, b"not found: try /metrics, /healthz, /readyz or /status\n")
+        if self._page is not None and path == "/":
+            return Response(200, self._page(), "text/html; charset=utf-8", _NO_STORE)
+        if self._page is not None and path == "/assets/plotly.min.js":
+            if self._script is None:
+                from driftd.report.page import plotly_js
+
+                self._script = plotly_js()
+            return Response(200, self._script, "text/javascript; charset=utf-8", _CACHE)
+        return Response(404, b"not found: try /, /metrics, /healthz, /readyz or /status\n")
 
     def _who(self, request: Request) -> str | None:
         if request.client_cert is not None:

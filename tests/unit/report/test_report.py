@@ -193,3 +193,28 @@ def test_report_of_a_missing_or_broken_file_is_a_clear_error(
     bad.write_text('{"monitor": "m"}\nnot json\n')
     assert main(["report", str(bad), "-o", str(tmp_path / "r.html")]) == 1
     assert "bad.jsonl:2: not JSON" in capsys.readouterr().err
+
+
+def test_the_live_page_keeps_the_recent_windows_and_caches_its_render() -> None:
+    from driftd.records import State, Verdict
+    from driftd.reference.io import load_profile
+    from driftd.report.live import LivePage
+
+    now = [0.0]
+    profile = load_profile(PROFILE)
+    page = LivePage(lambda: {"fraud": profile}, keep=5, cache_for=5.0, clock=lambda: now[0])
+    for i in range(8):
+        state = State.DRIFT if i >= 6 else State.OK
+        value = 0.3 if i >= 6 else 0.02
+        verdict = Verdict("fraud", "amount", "ks", value, 0.07, state, window_index=i,
+                          window_end=1e9 + i, histogram=(1,) * 11)  # fmt: skip
+        page.publish([verdict])
+    docs = page.documents()
+    assert [d["window"]["index"] for d in docs] == [3, 4, 5, 6, 7], "the last 5 windows"
+    first = page.html()
+    assert b'src="/assets/plotly.min.js"' in first and b'http-equiv="refresh"' in first
+    assert b"<td>amount</td><td>ks</td><td>#6" in first
+    page.publish([Verdict("fraud", "amount", "ks", 0.01, 0.07, State.OK, window_index=8)])
+    assert page.html() is first, "cached for 5 s"
+    now[0] = 6.0
+    assert page.html() is not first

@@ -177,3 +177,26 @@ def test_a_short_token_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "t").write_text("short")
     with pytest.raises(ValidationError, match="at least 16 characters"):
         HttpConfig.model_validate({"auth": {"bearer_token_files": [str(tmp_path / "t")]}})
+
+
+def test_the_live_page_and_its_script_are_read_endpoints() -> None:
+    health = Health()
+    routes = Routes(CollectorRegistry(), health, page=lambda: b"<html>live</html>")
+    page = _answer(routes, _req("GET", "/"))
+    assert (page.status, page.body, page.content_type) == (
+        200,
+        b"<html>live</html>",
+        "text/html; charset=utf-8",
+    )
+    script = _answer(routes, _req("GET", "/assets/plotly.min.js"))
+    assert script.status == 200 and len(script.body) > 1_000_000
+    assert dict(script.headers)["Cache-Control"].startswith("public")
+    guarded = Routes(
+        CollectorRegistry(),
+        health,
+        page=lambda: b"x",
+        auth=Authenticator({"alice": HASH}),
+        protect_reads=True,
+    )
+    assert _answer(guarded, _req("GET", "/")).status == 401
+    assert _answer(Routes(CollectorRegistry(), health), _req("GET", "/")).status == 404
