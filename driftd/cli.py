@@ -231,6 +231,9 @@ def _replay(args: argparse.Namespace) -> int:
     from driftd.replay import replay
 
     config = load_config(args.config)
+    if not Path(args.input).is_file():
+        print(f"driftd: --input {args.input}: no such file", file=sys.stderr)
+        return EXIT_CONFIG
     progress = _progress(args.input, args.quiet)
     report = replay(
         config,
@@ -246,6 +249,13 @@ def _replay(args: argparse.Namespace) -> int:
     if progress is not None:
         progress.close()
     print(report.summary())
+    if report.rejected and not report.accepted:
+        # Every record refused (a wrong timestamp_unit, another stream's data): the backtest
+        # says nothing, which must not look like "no drift".
+        print(
+            "driftd: no record of the input could be used; see the reasons above", file=sys.stderr
+        )
+        return 1
     return 0
 
 

@@ -227,12 +227,13 @@ def _stream(plan: Plan, seed: int) -> tuple[list[bytes], list[bytes]]:
 def run_demo(
     port: int = 9108,
     rate: float = 40_000.0,
-    out: IO[str] = sys.stdout,
+    out: IO[str] | None = None,
     seed: int = 7,
     report: str | Path | None = None,
 ) -> Timeline:
     """Run the demo; returns the timeline (tests check both drifts were reported). With
     ``report``, the HTML report of the whole stream is written there at the end."""
+    out = out if out is not None else sys.stdout
     from driftd.alerting import build_alerting
     from driftd.concept import build_concept_metrics
     from driftd.config import parse_config

@@ -54,6 +54,7 @@ class ReplayReport:
         self.drift: Counter[tuple[str, str, str, str]] = Counter()
         self.notifications = 0
         self.rejected = 0
+        self.accepted = 0
         self._state: dict[tuple[str, str, str, str], State] = {}
         self._encode = msgspec.json.Encoder().encode
 
@@ -108,7 +109,7 @@ def replay(
     *,
     output: str | Path | None = None,
     batch_size: int = 5000,
-    out: IO[str] = sys.stdout,
+    out: IO[str] | None = None,
     notifications: str | Path | None = None,
     deliver: bool = False,
     report: str | Path | None = None,
@@ -117,6 +118,7 @@ def replay(
     """Feed ``path`` through the monitors of ``config`` as if it came from ``stream_name``;
     with ``report``, write the HTML report of the run there (alerts included when the config
     has an alerting section)."""
+    out = out if out is not None else sys.stdout  # at call time: tests and callers swap it
     streams = {s.name: s for s in config.streams}
     if stream_name is None:
         stream_name = config.streams[0].name
@@ -159,16 +161,16 @@ def replay(
             sinks[-1].before_commit()  # type: ignore[attr-defined]
             if deliver:
                 alerting.close(timeout=30.0)
-        collected.rejected = int(
-            sum(
-                s.value
-                for m in metrics.records_rejected.collect()
-                for s in m.samples
-                if s.name.endswith("_total")
-            )
-        )
+        reasons: Counter[str] = Counter()
+        for m in metrics.records_rejected.collect():
+            for sample in m.samples:
+                if sample.name.endswith("_total") and sample.value:
+                    reasons[sample.labels["reason"]] += int(sample.value)
+        collected.rejected = sum(reasons.values())
+        collected.accepted = processor.events.get(stream_name, 0)
         if collected.rejected:
-            print(f"{collected.rejected} record(s) could not be decoded", file=out)
+            why = ", ".join(f"{reason} {n:,}" for reason, n in reasons.most_common())
+            print(f"{collected.rejected:,} record(s) could not be decoded ({why})", file=out)
         if report is not None:
             from driftd.report.write import write_report
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from driftd.config.models import DriftdConfig, StreamConfig
 from driftd.decoding import DecodedBatch, Rejected
-from driftd.errors import ConfigError, DecodeError
+from driftd.errors import ConfigError, DecodeError, ProfileError
 from driftd.handover import Snapshot
 from driftd.monitoring.admission import id_problem, scalar_problem
 from driftd.monitoring.monitor import Monitor
@@ -38,10 +38,14 @@ def load_profiles(config: DriftdConfig) -> dict[str, Profile]:
     """Every monitor's reference profile, loaded once per file."""
     by_path: dict[str, Profile] = {}
     out: dict[str, Profile] = {}
-    for monitor in config.monitors:
+    for i, monitor in enumerate(config.monitors):
         key = str(monitor.reference)
         if key not in by_path:
-            by_path[key] = load_profile(monitor.reference)
+            try:
+                by_path[key] = load_profile(monitor.reference)
+            except ProfileError as exc:
+                # Name the key that points at the file, as config errors do.
+                raise ProfileError(f"monitors[{i}].reference ({monitor.name}): {exc}") from None
         out[monitor.name] = by_path[key]
     return out
 

@@ -211,7 +211,7 @@ def _batches(
                 )
                 raise _RereadError(replace(reading, python_json=True), note) from None
     except FileNotFoundError:
-        raise ProfileError(f"{path} does not exist") from None
+        raise ProfileError(f"training data {path} does not exist (--input)") from None
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         found = _CSV_CONVERSION.search(str(exc))
         if found and int(found[1]) < len(names):

@@ -153,7 +153,9 @@ def test_reference_show_and_check_config_exit_2_with_the_same_message(
     config = _check_config(tmp_path, path)
     assert main(["check-config", "-c", str(config)]) == 2
     captured = capsys.readouterr()
-    assert (captured.out, captured.err) == ("", expected)
+    # The same message, after the config key that names the file.
+    keyed = f"driftd: profile error: monitors[0].reference (fraud): {_expected(path, what)}\n"
+    assert (captured.out, captured.err) == ("", keyed)
     _no_numpy_advice(captured.err)
     assert "no file checksum" not in caplog.text  # no advice meant for old profiles either
 
