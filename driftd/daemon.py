@@ -370,7 +370,7 @@ class Daemon:
         stream: StreamConfig,
         decoder: StreamDecoder,
     ) -> None:
-        decoded = decoder.decode(values)
+        decoded = decoder.decode(values, records, partition)
         self._units.observe(stream.name, decoder)
         refused = self.processor.check(stream, decoded)
         if refused:

@@ -22,6 +22,8 @@ import numpy as np
 
 from driftd.config.models import StreamConfig
 from driftd.errors import DecodeError
+from driftd.fieldpaths import merged, payload_path, record_reader, walk
+from driftd.sources.base import Partition
 
 # Role names of the fixed (non-feature) fields; features and segments get their own prefixes.
 _ROLES = ("id", "timestamp", "model", "model_version", "prediction", "label")
@@ -140,14 +142,22 @@ class StreamDecoder:
             paths[f"f:{name}"] = path
         for name, path in fields.segments.items():
             paths[f"s:{name}"] = path
-        self._keys = list(paths)
-        root, attr_paths = _compile(paths)
+        # Record paths (key, kafka.*, headers.*) are read from the record, the rest from its
+        # JSON value: msgspec structs down to the first array position, walked from there.
+        self._record_paths = {k: p for k, p in paths.items() if payload_path(p) is None}
+        payload = merged({k: pp for k, p in paths.items() if (pp := payload_path(p)) is not None})
+        self._keys = list(payload)
+        self._rest = {k: pp.rest for k, pp in payload.items() if pp.rest}
+        struct_paths = list(dict.fromkeys(pp.struct_path for pp in payload.values()))
+        self._column_of = {k: struct_paths.index(pp.struct_path) for k, pp in payload.items()}
+        root, attr_paths = _compile({sp: sp for sp in struct_paths})
         self._one = msgspec.json.Decoder(root)
         self._many = msgspec.json.Decoder(list[root])  # type: ignore[valid-type]
         self._raw = msgspec.json.Decoder(list[msgspec.Raw])
         # attrgetter over every mapped path returns one tuple per event in a single C call.
-        self._get = attrgetter(*(attr_paths[k] for k in self._keys))
-        self._single = len(self._keys) == 1
+        self._get = attrgetter(*(attr_paths[sp] for sp in struct_paths)) if struct_paths else None
+        self._single = len(struct_paths) == 1
+        self._n_columns = len(struct_paths)
         self._timestamp_unit = stream.timestamp_unit
         self._max_future = stream.timestamp_max_future
         self._clock = clock
@@ -156,8 +166,15 @@ class StreamDecoder:
         self._times_checked = 0
         self._looks_like: Counter[str] = Counter()
 
-    def decode(self, values: Sequence[bytes | None]) -> DecodedBatch:
-        """Decode a batch of record values; bad records are returned in ``rejected``."""
+    def decode(
+        self,
+        values: Sequence[bytes | None],
+        records: Sequence[Any] | None = None,
+        partition: Partition | None = None,
+    ) -> DecodedBatch:
+        """Decode a batch of record values; bad records are returned in ``rejected``.
+        ``records`` (aligned with ``values``) and ``partition`` feed the record paths (key,
+        kafka.*, headers.*); without them those fields are missing."""
         rejected: list[Rejected] = []
         index: list[int]
         joined = b"[" + b",".join(v or b"null" for v in values) + b"]"
@@ -176,11 +193,24 @@ class StreamDecoder:
                     index.append(i)
                 except DecodeError as exc:
                     rejected.append(Rejected(i, exc))
-        rows = list(map(self._get, events))
-        if self._single:
-            rows = [(r,) for r in rows]
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in self._keys]
-        by_key = dict(zip(self._keys, columns, strict=True))
+        if self._get is None:
+            rows: list[Any] = [() for _ in events]
+        else:
+            rows = list(map(self._get, events))
+            if self._single:
+                rows = [(r,) for r in rows]
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(self._n_columns)]
+        by_key: dict[str, Sequence[Any]] = {}
+        for key in self._keys:
+            column = columns[self._column_of[key]]
+            rest = self._rest.get(key)
+            by_key[key] = [walk(v, rest) for v in column] if rest else column
+        for key, path in self._record_paths.items():
+            if records is None or partition is None:
+                by_key[key] = [None] * len(index)
+            else:
+                read = record_reader(path, partition.topic, partition.partition)
+                by_key[key] = [read(records[i]) for i in index]
         timestamps = np.full(len(events), np.nan)
         if "timestamp" in by_key:
             raw_times = by_key["timestamp"]

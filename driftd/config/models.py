@@ -24,6 +24,7 @@ from pydantic import (
 
 from driftd.alerting.config import AlertingConfig
 from driftd.concept.config import ConceptConfig
+from driftd.fieldpaths import check as check_path
 from driftd.scalars import Name, PositiveDuration, read_secret_file
 
 NUMERIC_STATISTICS = ("ks", "psi", "js", "wasserstein")
@@ -168,8 +169,9 @@ class StreamConfig(Section):
         paths += list(f.feature_paths().values()) + list(f.segments.values())
         used = [p for p in paths if p is not None]
         for path in used:
-            if not path or any(not part for part in path.split(".")):
-                raise ValueError(f"fields: {path!r} is not a dotted path like 'features.age'")
+            problem = check_path(path)
+            if problem is not None:
+                raise ValueError(f"fields: {problem}")
         for a in used:
             for b in used:
                 if b.startswith(a + "."):

@@ -36,6 +36,7 @@ class Record:
     value: bytes | None
     timestamp: int = 0
     key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 Batch = dict[Partition, Sequence[RecordLike]]
