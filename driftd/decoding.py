@@ -12,7 +12,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -23,6 +23,7 @@ import numpy as np
 from driftd.config.models import StreamConfig
 from driftd.errors import DecodeError
 from driftd.fieldpaths import merged, payload_path, record_reader, walk
+from driftd.protocols import rows_of
 from driftd.sources.base import Partition
 
 # Role names of the fixed (non-feature) fields; features and segments get their own prefixes.
@@ -158,6 +159,8 @@ class StreamDecoder:
         self._get = attrgetter(*(attr_paths[sp] for sp in struct_paths)) if struct_paths else None
         self._single = len(struct_paths) == 1
         self._n_columns = len(struct_paths)
+        self._rows = rows_of(stream.protocol) if stream.protocol != "none" else None
+        self._encode = msgspec.json.Encoder().encode
         self._timestamp_unit = stream.timestamp_unit
         self._max_future = stream.timestamp_max_future
         self._clock = clock
@@ -174,7 +177,52 @@ class StreamDecoder:
     ) -> DecodedBatch:
         """Decode a batch of record values; bad records are returned in ``rejected``.
         ``records`` (aligned with ``values``) and ``partition`` feed the record paths (key,
-        kafka.*, headers.*); without them those fields are missing."""
+        kafka.*, headers.*); without them those fields are missing. With a ``protocol``, a
+        record gives one event per row, and ``index`` repeats its position."""
+        if self._rows is not None:
+            return self._decode_rows(values, records, partition)
+        return self._decode_values(values, records, partition)
+
+    def _decode_rows(
+        self,
+        values: Sequence[bytes | None],
+        records: Sequence[Any] | None,
+        partition: Partition | None,
+    ) -> DecodedBatch:
+        """Expand every record into its rows (re-encoded as JSON for the field mapping), decode
+        those, and map events and rejections back to the records."""
+        assert self._rows is not None
+        encoded: list[bytes | None] = []
+        owner: list[int] = []
+        early: list[Rejected] = []
+        for i, value in enumerate(values):
+            headers = getattr(records[i], "headers", None) if records is not None else None
+            try:
+                rows = self._rows(value, headers)
+            except DecodeError as exc:
+                early.append(Rejected(i, exc))
+                continue
+            for row in rows:
+                encoded.append(self._encode(row))
+                owner.append(i)
+        row_records = [records[i] for i in owner] if records is not None else None
+        inner = self._decode_values(encoded, row_records, partition)
+        index = np.asarray([owner[j] for j in inner.index.tolist()], dtype=np.int64)
+        seen = {r.index for r in early}
+        rejected = list(early)
+        for r in inner.rejected:
+            if owner[r.index] not in seen:  # one dead letter per record, not per row
+                seen.add(owner[r.index])
+                rejected.append(Rejected(owner[r.index], r.error))
+        rejected.sort(key=lambda r: r.index)
+        return replace(inner, index=index, rejected=rejected)
+
+    def _decode_values(
+        self,
+        values: Sequence[bytes | None],
+        records: Sequence[Any] | None,
+        partition: Partition | None,
+    ) -> DecodedBatch:
         rejected: list[Rejected] = []
         index: list[int]
         joined = b"[" + b",".join(v or b"null" for v in values) + b"]"

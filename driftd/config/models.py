@@ -152,6 +152,9 @@ class StreamConfig(Section):
     name: Name
     topic: str = Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")
     format: Literal["json"] = "json"
+    # An inference protocol whose records hold batches of rows (see driftd.protocols); the
+    # field paths then address each row's document.
+    protocol: Literal["none", "kserve_v1", "open_inference_v2", "cloudevents"] = "none"
     timestamp_unit: Literal["s", "ms", "us", "iso8601"] = "ms"
     # Event times outside [2000-01-01, now + timestamp_max_future] are refused (dead-lettered
     # with reason timestamp_out_of_range): one far-future time would close every tumbling

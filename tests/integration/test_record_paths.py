@@ -115,3 +115,105 @@ def test_the_same_events_through_record_paths_give_the_same_verdicts(
     assert "age" not in drifted
     rejected = metrics.records_rejected.collect()[0].samples
     assert not [s for s in rejected if s.value], "every record decoded"
+
+
+def test_kserve_logger_batches_in_binary_cloudevents_give_the_flat_verdicts(
+    kafka_bootstrap: str, make_topic: Callable[..., str]
+) -> None:
+    """Records shaped as KServe's logger writes them through a Knative Kafka sink: the request
+    body (``{"instances": [...]}`` with 4 rows each) as the value, the CloudEvent attributes as
+    ``ce_*`` headers; and, on a second stream, Open Inference Protocol v2 requests."""
+    flat = make_topic("flat", partitions=1)
+    kserve = make_topic("kserve-ce", partitions=1)
+    oip = make_topic("oip", partitions=1)
+    values = [*events(5 * WINDOW, seed=41), *events(3 * WINDOW, seed=42, shift=1.0,
+              first_id=5 * WINDOW)]  # fmt: skip
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5)
+    encode = msgspec.json.Encoder().encode
+    for e in values:
+        producer.send(flat, encode(e), timestamp_ms=e["ts"])
+    for lo in range(0, len(values), 4):
+        rows = values[lo : lo + 4]
+        ts = rows[0]["ts"]
+        instances = [[r["features"]["amount"], r["features"]["age"], r["features"]["country"]]
+                     for r in rows]  # fmt: skip
+        headers = [
+            ("ce_specversion", b"1.0"), ("ce_id", f"req-{lo}".encode()),
+            ("ce_type", b"org.kubeflow.serving.inference.request"),
+            ("ce_source", b"http://fraud-predictor/"), ("ce_inferenceservicename", b"fraud-v3"),
+        ]  # fmt: skip
+        producer.send(kserve, encode({"instances": instances}), headers=headers, timestamp_ms=ts)
+        tensors = {
+            "id": f"req-{lo}", "model_name": "fraud-v3",
+            "inputs": [
+                {"name": "amount", "shape": [len(rows)], "datatype": "FP64",
+                 "data": [r["features"]["amount"] for r in rows]},
+                {"name": "num", "shape": [len(rows), 1], "datatype": "INT64",
+                 "data": [[r["features"]["age"]] for r in rows]},
+                {"name": "country", "shape": [len(rows)], "datatype": "BYTES",
+                 "data": [r["features"]["country"] for r in rows]},
+            ],
+        }  # fmt: skip
+        producer.send(oip, encode(tensors), timestamp_ms=ts)
+    producer.flush()
+    producer.close()
+
+    monitor = f"reference: {PROFILE}, features: [amount, age, country], window: " + (
+        f"{{type: count, size: {WINDOW}}}"
+    )
+    cfg = parse_config(
+        f"""
+kafka: {{bootstrap_servers: ["{kafka_bootstrap}"], group_id: g-{kserve}, poll_timeout: 200ms}}
+streams:
+  - name: flat
+    topic: {flat}
+    fields:
+      timestamp: ts
+      features: {{amount: features.amount, age: features.age, country: features.country}}
+  - name: kserve
+    topic: {kserve}
+    protocol: kserve_v1
+    fields:
+      id: id
+      timestamp: kafka.timestamp
+      model: ce.inferenceservicename
+      features: {{amount: instance.0, age: instance.1, country: instance.2}}
+  - name: oip
+    topic: {oip}
+    protocol: open_inference_v2
+    fields:
+      id: id
+      timestamp: kafka.timestamp
+      model: model_name
+      features: {{amount: inputs.amount, age: inputs.num, country: inputs.country}}
+monitors:
+  - {{name: flat, streams: [flat], prediction_drift: false, {monitor}}}
+  - {{name: kserve, streams: [kserve], model: fraud-v3, prediction_drift: false, {monitor}}}
+  - {{name: oip, streams: [oip], model: fraud-v3, prediction_drift: false, {monitor}}}
+""",
+        env={},
+    )
+    collect = Collect()
+    metrics = build_metrics()
+    processor = MonitoringProcessor(cfg, load_profiles(cfg), [collect])
+    daemon = Daemon(cfg, lambda cb: KafkaSource(cfg.kafka, [flat, kserve, oip], cb), processor,
+                    metrics, Health())  # fmt: skip
+    run = Background(daemon.run)
+    wait_until(lambda: all(m.windows_closed >= WINDOWS for m in processor.monitors), 120, "windows")
+    daemon.stop()
+    run.join()
+
+    def seen(monitor: str) -> list[tuple[Any, ...]]:
+        # Event times: the flat stream's own, the others' from their record (the batch's first).
+        return sorted(
+            (v.kind, v.feature, v.statistic, v.window_index, v.state.value, round(v.value, 12))
+            for v in collect.verdicts if v.monitor == monitor and v.window_index < WINDOWS
+        )  # fmt: skip
+
+    assert seen("kserve") == seen("flat")
+    assert seen("oip") == seen("flat")
+    drifted = {v.feature for v in collect.verdicts if v.monitor == "kserve" and v.drifted}
+    assert {"amount", "country"} <= drifted and "age" not in drifted, drifted
+    assert processor.events["kserve"] == processor.events["oip"] == len(values)
+    rejected = metrics.records_rejected.collect()[0].samples
+    assert not [s for s in rejected if s.value], "every record decoded"
