@@ -114,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--ks-sample-size", type=int, help="sorted KS sample size (20000)")
     build.add_argument("--max-categories", type=int, help="categories kept per feature (50)")
     build.add_argument("--quiet", action="store_true", help="no progress output")
+    build.add_argument(
+        "--stream",
+        help="read --input as logged records of this stream of --driftd-config (its protocol "
+        "and field paths: KServe / Open Inference Protocol payloads give a row per instance)",
+    )
+    build.add_argument("--driftd-config", help="the driftd config that defines --stream")
     show = ref_sub.add_parser("show", help="print a readable summary of a profile")
     show.add_argument("profile")
     return parser
@@ -210,6 +216,8 @@ def _reference(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     options = replace(options, **overrides)
+    if args.stream:
+        return _build_from_stream(args, options)
     progress = _progress(args.input, args.quiet)
 
     def notice(message: str) -> None:
@@ -220,6 +228,43 @@ def _reference(args: argparse.Namespace) -> int:
     profile = build_profile(args.input, options, progress=progress, notice=notice)
     if progress is not None:
         progress.close()
+    path = save_profile(profile, args.out)
+    print(f"wrote {path}")
+    print(describe(profile))
+    return 0
+
+
+def _build_from_stream(args: argparse.Namespace, options: Any) -> int:
+    import tempfile
+    from dataclasses import replace
+
+    from driftd.config import load_config
+    from driftd.reference import build_profile, describe, save_profile
+    from driftd.reference.logged import columns_of, flatten
+
+    if not args.driftd_config:
+        raise ConfigError("--stream needs --driftd-config (the config that defines the stream)")
+    config = load_config(args.driftd_config)
+    prediction, label = columns_of(config, args.stream)
+    with tempfile.TemporaryDirectory(prefix="driftd-reference-") as tmp:
+        flat = Path(tmp) / "rows.jsonl"
+        with flat.open("wb") as out:
+            counts = flatten(config, args.stream, args.input, out)
+        refused = {k: v for k, v in counts.items() if k not in ("records", "events")}
+        print(
+            f"{args.input}: {counts['records']:,} record(s), {counts['events']:,} row(s)"
+            + (f"; refused: {refused}" if refused else ""),
+            file=sys.stderr,
+        )
+        if not counts["events"]:
+            print("driftd: no row of the input could be decoded", file=sys.stderr)
+            return 1
+        options = replace(
+            options,
+            prediction=options.prediction or prediction,
+            label=options.label or label,
+        )
+        profile = build_profile(flat, options, notice=lambda m: print(f"driftd: {m}"))
     path = save_profile(profile, args.out)
     print(f"wrote {path}")
     print(describe(profile))

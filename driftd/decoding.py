@@ -160,7 +160,8 @@ class StreamDecoder:
         self._single = len(struct_paths) == 1
         self._n_columns = len(struct_paths)
         self._rows = rows_of(stream.protocol) if stream.protocol != "none" else None
-        self._encode = msgspec.json.Encoder().encode
+        self._root = root
+        self._many_type = list[root]  # type: ignore[valid-type]
         self._timestamp_unit = stream.timestamp_unit
         self._max_future = stream.timestamp_max_future
         self._clock = clock
@@ -192,7 +193,7 @@ class StreamDecoder:
         """Expand every record into its rows (re-encoded as JSON for the field mapping), decode
         those, and map events and rejections back to the records."""
         assert self._rows is not None
-        encoded: list[bytes | None] = []
+        docs: list[dict[str, Any]] = []
         owner: list[int] = []
         early: list[Rejected] = []
         for i, value in enumerate(values):
@@ -202,11 +203,24 @@ class StreamDecoder:
             except DecodeError as exc:
                 early.append(Rejected(i, exc))
                 continue
-            for row in rows:
-                encoded.append(self._encode(row))
-                owner.append(i)
+            docs.extend(rows)
+            owner.extend([i] * len(rows))
+        # Rows are Python objects already: msgspec converts them to the mapping's structs in
+        # one C call (no JSON round trip); a row of the wrong shape is found one by one.
+        found: list[Rejected] = []
+        try:
+            events = msgspec.convert(docs, self._many_type)
+            at = list(range(len(docs)))
+        except msgspec.ValidationError:
+            events, at = [], []
+            for j, doc in enumerate(docs):
+                try:
+                    events.append(msgspec.convert(doc, self._root))
+                    at.append(j)
+                except msgspec.ValidationError as exc:
+                    found.append(Rejected(j, DecodeError("wrong_shape", str(exc))))
         row_records = [records[i] for i in owner] if records is not None else None
-        inner = self._decode_values(encoded, row_records, partition)
+        inner = self._assemble(events, at, found, row_records, partition)
         index = np.asarray([owner[j] for j in inner.index.tolist()], dtype=np.int64)
         seen = {r.index for r in early}
         rejected = list(early)
@@ -241,6 +255,17 @@ class StreamDecoder:
                     index.append(i)
                 except DecodeError as exc:
                     rejected.append(Rejected(i, exc))
+        return self._assemble(events, index, rejected, records, partition)
+
+    def _assemble(
+        self,
+        events: list[Any],
+        index: list[int],
+        rejected: list[Rejected],
+        records: Sequence[Any] | None,
+        partition: Partition | None,
+    ) -> DecodedBatch:
+        """Columns from decoded events (``index``: their positions in the input)."""
         if self._get is None:
             rows: list[Any] = [() for _ in events]
         else:

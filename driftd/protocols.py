@@ -34,6 +34,9 @@ from driftd.errors import DecodeError
 # millions of events.
 MAX_ROWS = 100_000
 _CE_HEADER = "ce_"
+# Value types a tensor of each datatype may hold as they are (else each value is checked).
+_NUMERIC = frozenset({int, float})
+_CLEAN = {"BYTES": frozenset({str}), "BOOL": frozenset({bool})}
 _decode = msgspec.json.Decoder().decode
 
 
@@ -162,7 +165,11 @@ def _rows(tensor: dict[str, Any]) -> list[Any]:
         or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
     ):
         raise DecodeError("bad_tensor", f"tensor {name!r}: shape must be a list of sizes")
-    flat = _flatten(tensor.get("data"), name)
+    data = tensor.get("data")
+    if not isinstance(data, list):
+        raise DecodeError("bad_tensor", f"tensor {name!r}: data must be an array")
+    kinds = set(map(type, data))  # one C pass: most tensors are flat and of one type
+    flat = data if list not in kinds else _flatten(data, name)
     size = math.prod(shape)
     if size != len(flat):
         raise DecodeError(
@@ -171,7 +178,10 @@ def _rows(tensor: dict[str, Any]) -> list[Any]:
     if shape[0] > MAX_ROWS:
         raise DecodeError("too_many_rows", f"tensor {name!r}: {shape[0]} rows (max {MAX_ROWS})")
     datatype = str(tensor.get("datatype", "")).upper()
-    flat = [_cast(v, datatype, name) for v in flat]
+    if list in kinds:
+        kinds = set(map(type, flat))
+    if not kinds <= _CLEAN.get(datatype, _NUMERIC):
+        flat = [_cast(v, datatype, name) for v in flat]
     width = size // shape[0] if shape[0] else 0
     if len(shape) == 1 or width == 1:
         return flat
