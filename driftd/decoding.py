@@ -277,7 +277,16 @@ class StreamDecoder:
         for key in self._keys:
             column = columns[self._column_of[key]]
             rest = self._rest.get(key)
-            by_key[key] = [walk(v, rest) for v in column] if rest else column
+            if not rest:
+                by_key[key] = column
+            elif len(rest) == 1 and isinstance(rest[0], int):
+                # One array position (instance.3, inputs.x.0): inline, no call per value.
+                i = rest[0]
+                by_key[key] = [
+                    v[i] if v.__class__ is list and len(v) > i else walk(v, rest) for v in column
+                ]
+            else:
+                by_key[key] = [walk(v, rest) for v in column]
         for key, path in self._record_paths.items():
             if records is None or partition is None:
                 by_key[key] = [None] * len(index)

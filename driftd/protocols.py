@@ -56,15 +56,7 @@ def rows_of(protocol: str) -> Callable[[bytes | None, Any], list[dict[str, Any]]
             raise DecodeError("invalid_json", f"{type(exc).__name__}: {exc}") from None
         ce, data = _unwrap(doc, headers)
         request = ce.get("id") or (data.get("id") if isinstance(data, dict) else None)
-        out = body(data)
-        if len(out) > MAX_ROWS:
-            raise DecodeError("too_many_rows", f"{len(out)} rows in one record (max {MAX_ROWS})")
-        rid = None if request is None else str(request)
-        for i, row in enumerate(out):
-            row["index"] = i
-            row["id"] = None if rid is None else f"{rid}/{i}"
-            row["ce"] = ce
-        return out
+        return body(data, None if request is None else str(request), ce)
 
     return rows
 
@@ -89,11 +81,17 @@ def _unwrap(doc: Any, headers: Any) -> tuple[dict[str, Any], Any]:
     return ce, doc
 
 
-def _plain(data: Any) -> list[dict[str, Any]]:
-    return [{"data": data}]
+def _ids(rid: str | None, n: int) -> list[str | None]:
+    if n > MAX_ROWS:
+        raise DecodeError("too_many_rows", f"{n} rows in one record (max {MAX_ROWS})")
+    return [None] * n if rid is None else [f"{rid}/{i}" for i in range(n)]
 
 
-def _kserve_v1(data: Any) -> list[dict[str, Any]]:
+def _plain(data: Any, rid: str | None, ce: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"id": None if rid is None else f"{rid}/0", "index": 0, "ce": ce, "data": data}]
+
+
+def _kserve_v1(data: Any, rid: str | None, ce: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(data, dict):
         raise DecodeError("wrong_shape", "kserve_v1: expected an object")
     instances = data.get("instances", data.get("inputs"))
@@ -109,16 +107,16 @@ def _kserve_v1(data: Any) -> list[dict[str, Any]]:
             f"kserve_v1: {len(instances)} instances but {len(predictions)} predictions",
         )
     n = len(instances if instances is not None else predictions)  # type: ignore[arg-type]
+    ids = _ids(rid, n)
+    xs = instances if instances is not None else [None] * n
+    ys = predictions if predictions is not None else [None] * n
     return [
-        {
-            "instance": instances[i] if instances is not None else None,
-            "prediction": predictions[i] if predictions is not None else None,
-        }
+        {"id": ids[i], "index": i, "ce": ce, "instance": xs[i], "prediction": ys[i]}
         for i in range(n)
     ]
 
 
-def _oip_v2(data: Any) -> list[dict[str, Any]]:
+def _oip_v2(data: Any, rid: str | None, ce: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(data, dict):
         raise DecodeError("wrong_shape", "open_inference_v2: expected an object")
     inputs = _tensors(data.get("inputs"), "inputs")
@@ -129,9 +127,13 @@ def _oip_v2(data: Any) -> list[dict[str, Any]]:
     if len(sizes) != 1:
         raise DecodeError("bad_tensor", f"open_inference_v2: tensors of {sorted(sizes)} rows")
     (n,) = sizes
+    ids = _ids(rid, n)
     params = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
     return [
         {
+            "id": ids[i],
+            "index": i,
+            "ce": ce,
             "model_name": data.get("model_name"),
             "model_version": data.get("model_version"),
             "parameters": params,
