@@ -238,6 +238,9 @@ class PerformanceConfig(Section):
     window: int = Field(1000, ge=10)
     metrics: tuple[Metric, ...] | None = None
     max_drop: dict[Metric, Drop] = Field(default_factory=dict)
+    # Estimate the classification metrics from the scores alone (CBPE, driftd.concept.estimate)
+    # on windows of `window` predictions, before any label arrives; judged by the same max_drop.
+    estimate: bool = False
 
 
 class ConceptConfig(Section):
@@ -276,6 +279,13 @@ class ConceptConfig(Section):
             error = getattr(det, "error", None)
             if self.task == "regression" and error == "zero_one":
                 raise ValueError(f"detectors[{i}].error: zero_one needs task classification")
+        if self.performance.estimate and (
+            self.task != "classification" or self.decision_threshold is None
+        ):
+            raise ValueError(
+                "performance.estimate needs task classification with a decision_threshold: "
+                "the estimate reads calibrated scores"
+            )
         return self
 
     @property

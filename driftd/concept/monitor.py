@@ -24,6 +24,7 @@ from driftd.concept.codec import ClassCodec
 from driftd.concept.config import ConceptConfig
 from driftd.concept.detectors import ConceptDetector, Detection
 from driftd.concept.errors import ConceptStateError
+from driftd.concept.estimate import EstimateWindow, describe, estimate
 from driftd.concept.ids import Ids
 from driftd.concept.join import LabelJoin, Matched
 from driftd.concept.metrics import ConceptMetrics
@@ -82,6 +83,11 @@ class ConceptMonitor:
         # The positive class is code 0 of the codec (see driftd.concept.codec).
         self.detectors = [ConceptDetector(d, config.task, positive=0.0) for d in config.detectors]
         self.window = PerformanceWindow(config.performance.window, config.metrics, positive=0.0)
+        self.estimate: EstimateWindow | None = None
+        if config.performance.estimate and config.decision_threshold is not None:
+            self.estimate = EstimateWindow(
+                config.performance.window, config.metrics, config.decision_threshold
+            )
         self._metrics = metrics
         self._exported = dict.fromkeys(_COUNTERS, 0)
         self._last: dict[str, float] = {}
@@ -104,7 +110,27 @@ class ConceptMonitor:
     ) -> list[Verdict]:
         """Hold predictions for their labels; returns verdicts of pairs early labels completed."""
         matched = self.join.put_predictions(ids, self._encode(preds), scores, times)
-        return self._stamp(self._consume(matched))
+        verdicts = self._consume(matched)
+        if self.estimate is not None and scores is not None:
+            s = np.asarray(scores, dtype=np.float64)
+            t = np.full(s.shape[0], np.nan) if times is None else np.asarray(times, np.float64)
+            for result, band in self.estimate.add(s, t):
+                verdicts += self._estimated(result, band)
+        return self._stamp(verdicts)
+
+    def _estimated(self, result: WindowResult, band: float) -> list[Verdict]:
+        """Verdicts of one window of estimated metrics, judged like realized ones."""
+        drops = {m: d for m, d in self.config.performance.max_drop.items() if m in result.values}
+        judged = judge(self.name, result, self.reference, drops)
+        if self._metrics is not None:
+            for metric, value in result.values.items():
+                self._metrics.performance.labels(self.name, f"estimated_{metric}").set(value)
+        out = []
+        for v in judged:
+            how = v.detail.split(" (allowed", 1)[-1]
+            detail = describe(v.statistic, v.value, band, self.reference) + f" (allowed{how}"
+            out.append(dataclasses.replace(v, statistic=f"estimated_{v.statistic}", detail=detail))
+        return out
 
     def observe_labels(
         self, ids: Ids, labels: Sequence[object] | np.ndarray, times: np.ndarray | None = None
@@ -184,6 +210,21 @@ class ConceptMonitor:
             for metric, value in result.values.items():
                 self._metrics.performance.labels(self.name, metric).set(value)
         verdicts = judge(self.name, result, self.reference, self.config.performance.max_drop)
+        if self.estimate is not None:
+            # The estimate for these very pairs beside the realized value: its error, measured.
+            estimated, _ = estimate(
+                self.estimate.metrics, self.window.last_scores, self.estimate.threshold
+            )
+            verdicts = [
+                dataclasses.replace(
+                    v,
+                    detail=f"{v.detail}; estimated {estimated[v.statistic]:.4g} "
+                    f"(error {estimated[v.statistic] - v.value:+.3g})",
+                )
+                if v.statistic in estimated and np.isfinite(estimated[v.statistic])
+                else v
+                for v in verdicts
+            ]
         for det in self.detectors:
             if det.name not in self._fired:
                 verdicts.append(
@@ -233,6 +274,10 @@ class ConceptMonitor:
         join_meta, arrays = self.join.state()
         window_meta, window_arrays = self.window.state()
         arrays.update(window_arrays)
+        estimate_meta = None
+        if self.estimate is not None:
+            estimate_meta, estimate_arrays = self.estimate.state()
+            arrays.update(estimate_arrays)
         meta = {
             "monitor": self.name,
             "task": self.config.task,
@@ -242,6 +287,7 @@ class ConceptMonitor:
             "fired": sorted(self._fired),
             "window_errors": self._window_errors,
             "window": window_meta,
+            "estimate": estimate_meta,
             "last": {k: (None if math.isnan(v) else v) for k, v in self._last.items()},
             "invalid_pairs": self.invalid_pairs,
             "epoch": self.epoch,
@@ -269,6 +315,8 @@ class ConceptMonitor:
             if self._codec is not None:
                 self._codec.load_state(meta["codec"])
             self.window.load_state(meta["window"], arrays)
+            if self.estimate is not None and meta.get("estimate") is not None:
+                self.estimate.load_state(meta["estimate"], arrays)
             self.join.load_state(meta["join"], arrays)
             saved = meta["detectors"]
             self._fired = set(meta["fired"]) & set(saved)

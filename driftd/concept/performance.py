@@ -191,6 +191,11 @@ class PerformanceWindow:
                 closed.append(self._close())
         return closed
 
+    @property
+    def last_scores(self) -> np.ndarray:
+        """The scores of the window closed last (valid until the next pair is added)."""
+        return self._score[: self.size]
+
     def _close(self) -> WindowResult:
         values = compute(self.metrics, self._prediction, self._label, self._score, self.positive)
         lo, hi = self.bounds()
