@@ -83,12 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     ref_sub = ref.add_subparsers(dest="reference_command", required=True, metavar="ACTION")
     build = ref_sub.add_parser(
         "build",
-        help="build a profile from CSV, Parquet or JSONL",
-        description="Build a reference profile from training data (CSV, Parquet or JSON lines).",
+        help="build a profile from CSV, Parquet, JSONL or Avro",
+        description="Build a reference profile from training data (CSV, Parquet, JSONL, Avro).",
         epilog=BUILD_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    build.add_argument("--input", required=True, help="training data (.csv, .parquet, .jsonl)")
+    build.add_argument("--input", required=True, help="training data (.csv .parquet .jsonl .avro)")
     build.add_argument("--out", required=True, help="profile file to write")
     build.add_argument("--config", help="YAML with build options (types, exclude, label, ...)")
     build.add_argument("--label", help="label column (enables reference performance)")

@@ -166,7 +166,11 @@ def _kind_of(path: Path) -> str:
         return "csv"
     if suffix in {".jsonl", ".ndjson", ".json", ".jsonl.gz"}:
         return "json"
-    raise ProfileError(f"{path}: unknown input type {path.suffix!r}; use .csv, .parquet or .jsonl")
+    if suffix == ".avro":
+        return "avro"
+    raise ProfileError(
+        f"{path}: unknown input type {path.suffix!r}; use .csv, .parquet, .jsonl or .avro"
+    )
 
 
 _CSV_CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+): invalid value")
@@ -195,6 +199,8 @@ def _batches(
             )
             names = reader.schema.names
             yield from reader
+        elif kind == "avro":
+            yield from _avro_batches(path, batch_rows, omit)
         elif reading.python_json:
             yield from _python_json_batches(path, batch_rows, omit)
         else:
@@ -237,6 +243,75 @@ def _csv_reread(path: Path, reading: _Reading, name: str, target: str, error: st
     note = f"column {name!r} of {path} holds {value} after its first rows; reading it again as "
     note += how
     return _RereadError(again, note)
+
+
+# Avro primitive types as Arrow types; anything else (arrays, maps, fixed) is not a feature.
+_AVRO_TYPES = {
+    "int": pa.int64(),
+    "long": pa.int64(),
+    "float": pa.float64(),
+    "double": pa.float64(),
+    "boolean": pa.bool_(),
+    "string": pa.string(),
+    "enum": pa.string(),
+}
+
+
+def _avro_batches(path: Path, batch_rows: int, omit: frozenset[str]) -> Iterator[pa.RecordBatch]:
+    """Records of an Avro container file (its writer schema gives the column types); nested
+    records become dotted names (``features.amount``), as in Parquet input."""
+    import fastavro
+
+    with path.open("rb") as f:
+        try:
+            reader = fastavro.reader(f)
+        except (ValueError, fastavro.read.SchemaResolutionError) as exc:
+            raise ProfileError(f"{path}: not an Avro container file ({exc})") from None
+        types = {
+            name: pa.null() if name in omit else t
+            for name, t in _avro_columns(reader.writer_schema, "").items()
+        }
+        schema = pa.schema(list(types.items()))
+        blank = {name for name, t in types.items() if t == pa.null()}
+        rows: list[dict[str, Any]] = []
+        for record in reader:
+            row = _flat(record, "")
+            for name in blank:
+                row[name] = None
+            rows.append(row)
+            if len(rows) == batch_rows:
+                yield pa.RecordBatch.from_pylist(rows, schema=schema)
+                rows = []
+        if rows:
+            yield pa.RecordBatch.from_pylist(rows, schema=schema)
+
+
+def _avro_columns(schema: Any, prefix: str) -> dict[str, pa.DataType]:
+    out: dict[str, pa.DataType] = {}
+    for spec in schema.get("fields", ()) if isinstance(schema, dict) else ():
+        name = prefix + spec["name"]
+        kind = spec["type"]
+        if isinstance(kind, list):  # a union: ["null", T] is an optional T
+            options = [k for k in kind if k != "null"]
+            kind = options[0] if len(options) == 1 else None
+        if isinstance(kind, dict) and kind.get("type") == "record":
+            out.update(_avro_columns(kind, name + "."))
+            continue
+        if isinstance(kind, dict):
+            kind = (kind.get("logicalType") and None) or kind.get("type")
+        arrow = _AVRO_TYPES.get(kind) if isinstance(kind, str) else None
+        out[name] = arrow if arrow is not None else pa.null()
+    return out
+
+
+def _flat(record: dict[str, Any], prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
 
 
 def _python_json_batches(
