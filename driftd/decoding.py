@@ -160,6 +160,11 @@ class StreamDecoder:
         self._single = len(struct_paths) == 1
         self._n_columns = len(struct_paths)
         self._rows = rows_of(stream.protocol) if stream.protocol != "none" else None
+        if stream.format == "avro":
+            from driftd import avro
+
+            assert stream.schema_file is not None
+            self._rows = avro.rows_of(avro.load_schema(stream.schema_file))
         self._root = root
         self._many_type = list[root]  # type: ignore[valid-type]
         self._timestamp_unit = stream.timestamp_unit

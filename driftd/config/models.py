@@ -24,6 +24,7 @@ from pydantic import (
 
 from driftd.alerting.config import AlertingConfig
 from driftd.concept.config import ConceptConfig
+from driftd.errors import ConfigError
 from driftd.fieldpaths import check as check_path
 from driftd.scalars import Name, PositiveDuration, read_secret_file
 
@@ -151,7 +152,9 @@ class StreamConfig(Section):
 
     name: Name
     topic: str = Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")
-    format: Literal["json"] = "json"
+    format: Literal["json", "avro"] = "json"
+    # format avro: each record value is one datum of this schema (an .avsc file).
+    schema_file: Path | None = None
     # An inference protocol whose records hold batches of rows (see driftd.protocols); the
     # field paths then address each row's document.
     protocol: Literal["none", "kserve_v1", "open_inference_v2", "cloudevents"] = "none"
@@ -162,8 +165,26 @@ class StreamConfig(Section):
     timestamp_max_future: PositiveDuration = 86_400.0
     fields: FieldMapping
 
+    @field_validator("schema_file")
+    @classmethod
+    def _schema_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _resolve(value, info)
+
     @model_validator(mode="after")
     def _paths(self) -> StreamConfig:
+        if self.format == "avro" and self.schema_file is None:
+            raise ValueError("format avro needs schema_file (the .avsc the records follow)")
+        if self.format == "avro" and self.protocol != "none":
+            raise ValueError("format avro reads one event per record: set protocol none")
+        if self.format != "avro" and self.schema_file is not None:
+            raise ValueError("schema_file is for format avro")
+        if self.schema_file is not None:
+            from driftd.avro import load_schema
+
+            try:
+                load_schema(self.schema_file)  # a bad schema fails check-config, not the run
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         f = self.fields
         paths = [
             getattr(f, role)

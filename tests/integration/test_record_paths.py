@@ -217,3 +217,74 @@ monitors:
     assert processor.events["kserve"] == processor.events["oip"] == len(values)
     rejected = metrics.records_rejected.collect()[0].samples
     assert not [s for s in rejected if s.value], "every record decoded"
+
+
+def test_plain_avro_records_give_the_flat_verdicts(
+    kafka_bootstrap: str, make_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    """Records written by fastavro's schemaless writer (one datum of an .avsc per record)."""
+    import io
+    import json
+
+    import fastavro
+
+    schema = {
+        "type": "record", "name": "Prediction", "fields": [
+            {"name": "ts", "type": "long"},
+            {"name": "features", "type": {"type": "record", "name": "F", "fields": [
+                {"name": "amount", "type": "double"}, {"name": "age", "type": "long"},
+                {"name": "country", "type": "string"}]}},
+        ],
+    }  # fmt: skip
+    avsc = tmp_path / "prediction.avsc"
+    avsc.write_text(json.dumps(schema))
+    parsed = fastavro.parse_schema(schema)
+    flat, avro = make_topic("flat", partitions=1), make_topic("avro", partitions=1)
+    values = [*events(5 * WINDOW, seed=51), *events(3 * WINDOW, seed=52, shift=1.0,
+              first_id=5 * WINDOW)]  # fmt: skip
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5)
+    encode = msgspec.json.Encoder().encode
+    for e in values:
+        producer.send(flat, encode(e), timestamp_ms=e["ts"])
+        buf = io.BytesIO()
+        f = e["features"]
+        datum = {"ts": e["ts"], "features": {k: f[k] for k in ("amount", "age", "country")}}
+        fastavro.schemaless_writer(buf, parsed, datum)
+        producer.send(avro, buf.getvalue(), timestamp_ms=e["ts"])
+    producer.flush()
+    producer.close()
+    monitor = f"reference: {PROFILE}, features: [amount, age, country], prediction_drift: false"
+    monitor += f", window: {{type: count, size: {WINDOW}}}"
+    mapping = "{amount: features.amount, age: features.age, country: features.country}"
+    cfg = parse_config(
+        f"""
+kafka: {{bootstrap_servers: ["{kafka_bootstrap}"], group_id: g-{avro}, poll_timeout: 200ms}}
+streams:
+  - {{name: flat, topic: {flat}, fields: {{timestamp: ts, features: {mapping}}}}}
+  - {{name: avro, topic: {avro}, format: avro, schema_file: {avsc},
+      fields: {{timestamp: ts, features: {mapping}}}}}
+monitors:
+  - {{name: flat, streams: [flat], {monitor}}}
+  - {{name: avro, streams: [avro], {monitor}}}
+""",
+        env={},
+    )
+    collect = Collect()
+    processor = MonitoringProcessor(cfg, load_profiles(cfg), [collect])
+    daemon = Daemon(cfg, lambda cb: KafkaSource(cfg.kafka, [flat, avro], cb), processor,
+                    build_metrics(), Health())  # fmt: skip
+    run = Background(daemon.run)
+    wait_until(lambda: all(m.windows_closed >= WINDOWS for m in processor.monitors), 120, "windows")
+    daemon.stop()
+    run.join()
+
+    def seen(monitor: str) -> list[tuple[Any, ...]]:
+        return sorted(
+            (v.kind, v.feature, v.statistic, v.window_index, v.state.value, round(v.value, 12),
+             v.window_start, v.window_end)
+            for v in collect.verdicts if v.monitor == monitor and v.window_index < WINDOWS
+        )  # fmt: skip
+
+    assert seen("avro") == seen("flat")
+    assert {"amount", "country"} <= {v.feature for v in collect.verdicts
+                                     if v.monitor == "avro" and v.drifted}  # fmt: skip
