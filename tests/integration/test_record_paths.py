@@ -37,6 +37,40 @@ class Collect:
         self.verdicts.extend(verdicts)
 
 
+class Run:
+    """Every monitor of ``cfg`` over ``topics`` on the real broker until each closed
+    ``WINDOWS`` windows; the verdicts, metrics and processor afterwards."""
+
+    def __init__(self, cfg: Any, topics: list[str]) -> None:
+        self.collect = Collect()
+        self.metrics = build_metrics()
+        self.processor = MonitoringProcessor(cfg, load_profiles(cfg), [self.collect])
+        daemon = Daemon(cfg, lambda cb: KafkaSource(cfg.kafka, topics, cb), self.processor,
+                        self.metrics, Health())  # fmt: skip
+        run = Background(daemon.run)
+        monitors = self.processor.monitors
+        wait_until(lambda: all(m.windows_closed >= WINDOWS for m in monitors), 120, "windows")
+        daemon.stop()
+        run.join()
+
+    def seen(self, monitor: str, *, times: bool = True) -> list[tuple[Any, ...]]:
+        """The monitor's verdicts, comparable across monitors (window times optional)."""
+        return sorted(
+            (v.kind, v.feature, v.statistic, v.window_index, v.state.value, round(v.value, 12),
+             *((v.window_start, v.window_end) if times else ()))
+            for v in self.collect.verdicts if v.monitor == monitor and v.window_index < WINDOWS
+        )  # fmt: skip
+
+    def drifted(self, monitor: str) -> set[str]:
+        """Features of ``monitor`` that drifted in some window."""
+        return {v.feature for v in self.collect.verdicts if v.monitor == monitor and v.drifted}
+
+    def all_decoded(self) -> bool:
+        """Whether no record was rejected."""
+        samples = self.metrics.records_rejected.collect()[0].samples
+        return not [s for s in samples if s.value]
+
+
 def _config(bootstrap: str, flat: str, kserve: str) -> Any:
     monitor = (
         f"reference: {PROFILE}, features: [amount, age, country], "
@@ -91,30 +125,12 @@ def test_the_same_events_through_record_paths_give_the_same_verdicts(
     producer.flush()
     producer.close()
 
-    cfg = _config(kafka_bootstrap, flat, kserve)
-    collect = Collect()
-    metrics = build_metrics()
-    processor = MonitoringProcessor(cfg, load_profiles(cfg), [collect])
-    daemon = Daemon(cfg, lambda cb: KafkaSource(cfg.kafka, [flat, kserve], cb), processor,
-                    metrics, Health())  # fmt: skip
-    run = Background(daemon.run)
-    wait_until(lambda: all(m.windows_closed >= WINDOWS for m in processor.monitors), 120, "windows")
-    daemon.stop()
-    run.join()
-
-    def seen(monitor: str) -> list[tuple[Any, ...]]:
-        return sorted(
-            (v.kind, v.feature, v.statistic, v.window_index, v.state.value, round(v.value, 12),
-             v.window_start, v.window_end)
-            for v in collect.verdicts if v.monitor == monitor and v.window_index < WINDOWS
-        )  # fmt: skip
-
-    assert seen("kserve") == seen("flat")
-    drifted = {v.feature for v in collect.verdicts if v.monitor == "kserve" and v.drifted}
+    run = Run(_config(kafka_bootstrap, flat, kserve), [flat, kserve])
+    assert run.seen("kserve") == run.seen("flat")
+    drifted = run.drifted("kserve")
     assert {"amount", "country", "score"} <= drifted, drifted
     assert "age" not in drifted
-    rejected = metrics.records_rejected.collect()[0].samples
-    assert not [s for s in rejected if s.value], "every record decoded"
+    assert run.all_decoded()
 
 
 def test_kserve_logger_batches_in_binary_cloudevents_give_the_flat_verdicts(
@@ -193,30 +209,15 @@ monitors:
 """,
         env={},
     )
-    collect = Collect()
-    metrics = build_metrics()
-    processor = MonitoringProcessor(cfg, load_profiles(cfg), [collect])
-    daemon = Daemon(cfg, lambda cb: KafkaSource(cfg.kafka, [flat, kserve, oip], cb), processor,
-                    metrics, Health())  # fmt: skip
-    run = Background(daemon.run)
-    wait_until(lambda: all(m.windows_closed >= WINDOWS for m in processor.monitors), 120, "windows")
-    daemon.stop()
-    run.join()
-
-    def seen(monitor: str) -> list[tuple[Any, ...]]:
-        # Event times: the flat stream's own, the others' from their record (the batch's first).
-        return sorted(
-            (v.kind, v.feature, v.statistic, v.window_index, v.state.value, round(v.value, 12))
-            for v in collect.verdicts if v.monitor == monitor and v.window_index < WINDOWS
-        )  # fmt: skip
-
-    assert seen("kserve") == seen("flat")
-    assert seen("oip") == seen("flat")
-    drifted = {v.feature for v in collect.verdicts if v.monitor == "kserve" and v.drifted}
+    run = Run(cfg, [flat, kserve, oip])
+    # Event times differ: the flat stream's own, the others' from their record (the batch's
+    # first row), so the windows are compared without them.
+    assert run.seen("kserve", times=False) == run.seen("flat", times=False)
+    assert run.seen("oip", times=False) == run.seen("flat", times=False)
+    drifted = run.drifted("kserve")
     assert {"amount", "country"} <= drifted and "age" not in drifted, drifted
-    assert processor.events["kserve"] == processor.events["oip"] == len(values)
-    rejected = metrics.records_rejected.collect()[0].samples
-    assert not [s for s in rejected if s.value], "every record decoded"
+    assert run.processor.events["kserve"] == run.processor.events["oip"] == len(values)
+    assert run.all_decoded()
 
 
 def test_plain_avro_records_give_the_flat_verdicts(
@@ -269,22 +270,7 @@ monitors:
 """,
         env={},
     )
-    collect = Collect()
-    processor = MonitoringProcessor(cfg, load_profiles(cfg), [collect])
-    daemon = Daemon(cfg, lambda cb: KafkaSource(cfg.kafka, [flat, avro], cb), processor,
-                    build_metrics(), Health())  # fmt: skip
-    run = Background(daemon.run)
-    wait_until(lambda: all(m.windows_closed >= WINDOWS for m in processor.monitors), 120, "windows")
-    daemon.stop()
-    run.join()
-
-    def seen(monitor: str) -> list[tuple[Any, ...]]:
-        return sorted(
-            (v.kind, v.feature, v.statistic, v.window_index, v.state.value, round(v.value, 12),
-             v.window_start, v.window_end)
-            for v in collect.verdicts if v.monitor == monitor and v.window_index < WINDOWS
-        )  # fmt: skip
-
-    assert seen("avro") == seen("flat")
-    assert {"amount", "country"} <= {v.feature for v in collect.verdicts
-                                     if v.monitor == "avro" and v.drifted}  # fmt: skip
+    run = Run(cfg, [flat, avro])
+    assert run.seen("avro") == run.seen("flat")
+    assert {"amount", "country"} <= run.drifted("avro")
+    assert run.all_decoded()
