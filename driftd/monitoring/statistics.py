@@ -14,6 +14,7 @@ import numpy as np
 
 import detectors
 from detectors import Score
+from detectors.ks import PVALUE_FLOOR
 from driftd.errors import ConfigError
 from driftd.monitoring.nulls import BootstrapNull, KSNull, NullModel, SimulatedNull, TailCache
 from driftd.reference.profile import OTHER, FeatureProfile
@@ -51,6 +52,8 @@ class FeatureStatistic:
         if score.worst_bin is not None and self.bins:
             return f"worst bin {self.bins[score.worst_bin]}"
         if score.pvalue is not None:
+            if score.pvalue <= PVALUE_FLOOR:
+                return f"p<{PVALUE_FLOOR:.0e}"
             return f"p={score.pvalue:.3g}"
         return ""
 
