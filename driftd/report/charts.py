@@ -62,10 +62,15 @@ def _layout(title: str, height: int, timed: bool, y: str) -> dict[str, object]:
 
 
 def statistic_figure(
-    series: Series, alerts: Sequence[AlertSpan] = (), *, timed: bool = False
+    series: Series,
+    alerts: Sequence[AlertSpan] = (),
+    *,
+    timed: bool = False,
+    estimated: Series | None = None,
 ) -> go.Figure:
     """The statistic and its limit per window; drift windows marked and shaded, alert spans
-    (from first firing to resolve) shaded behind them."""
+    (from first firing to resolve) shaded behind them; with ``estimated``, the label-free
+    estimate of the same metric as a dotted line beside the realized one."""
     pts = [p for p in series.points if math.isfinite(p.value)]
     xs = [_x(p, timed) for p in pts]
     fig = go.Figure()
@@ -123,6 +128,19 @@ def statistic_figure(
                 annotation_position="top left",
                 annotation_font_size=10,
             )
+    if estimated is not None:
+        est = [p for p in estimated.points if math.isfinite(p.value)]
+        fig.add_trace(
+            go.Scatter(
+                x=[_x(p, timed) for p in est],
+                y=[p.value for p in est],
+                mode="lines",
+                name=estimated.statistic,
+                line={"color": ALERT, "dash": "dot", "width": 1.5},
+                customdata=[[p.detail] for p in est],
+                hovertemplate="%{customdata[0]}<extra></extra>",
+            )
+        )
     fig.update_layout(**_layout(series.title, 280, timed, series.statistic))
     return fig
 

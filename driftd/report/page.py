@@ -230,9 +230,16 @@ def _monitor(monitor: str, data: ReportData, profile: Profile | None, chart: obj
             ref = ", ".join(f"{k} {v:.4g}" for k, v in sorted(profile.performance.items()))
             parts.append(f'<p class="note">Reference performance: {_esc(ref)}</p>')
         parts.append('<div class="grid">')
+        # An estimated metric (CBPE) is drawn on its realized metric's chart when both exist.
+        by_name = {s.statistic: s for s in concept}
         for s in concept:
-            fig = statistic_figure(s, _alerts_of(s, data.alerts), timed=timed)
-            parts.append(make(fig, len(s.points)))  # type: ignore[operator]
+            base = s.statistic.removeprefix("estimated_")
+            if s.statistic != base and base in by_name:
+                continue
+            companion = by_name.get(f"estimated_{s.statistic}")
+            fig = statistic_figure(s, _alerts_of(s, data.alerts), timed=timed, estimated=companion)
+            points = len(s.points) + (len(companion.points) if companion else 0)
+            parts.append(make(fig, points))  # type: ignore[operator]
         parts.append("</div>")
     return "\n".join(parts)
 

@@ -109,7 +109,8 @@ def test_on_a_covariate_shift_the_estimate_tracks_the_realized_accuracy(tmp_path
     lines = tmp_path / "in.jsonl"
     lines.write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in rows))
     out = tmp_path / "v.jsonl"
-    replay(_config(tmp_path), lines, output=out, out=io.StringIO())  # type: ignore[arg-type]
+    page = tmp_path / "report.html"
+    replay(_config(tmp_path), lines, output=out, report=page, out=io.StringIO())  # type: ignore[arg-type]
     docs = [json.loads(x) for x in out.read_text().splitlines()]
     est = {d["window"]["index"]: d for d in docs if d["statistic"] == "estimated_accuracy"}
     real = {d["window"]["index"]: d for d in docs if d["statistic"] == "accuracy"}
@@ -124,6 +125,11 @@ def test_on_a_covariate_shift_the_estimate_tracks_the_realized_accuracy(tmp_path
     before = np.mean([est[i]["value"] for i in range(8)])
     after = np.mean([est[i]["value"] for i in range(8, 16)])
     assert abs(after - before) > 0.02, "the shift moved the accuracy, and the estimate saw it"
+    # The report draws the estimate on the realized accuracy's chart, not on one of its own.
+    html = page.read_text(encoding="utf-8")
+    concept = html.split("Concept drift: model performance and detectors")[1]
+    assert concept.count('class="driftd-chart"') == 1
+    assert '"name":"estimated_accuracy"' in concept and '"dash":"dot"' in concept
 
 
 def test_estimate_needs_scores() -> None:
