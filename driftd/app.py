@@ -20,7 +20,7 @@ from driftd.health import Health
 from driftd.http import HttpServer
 from driftd.malloc import fix_mmap_threshold
 from driftd.metrics import build_metrics
-from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
+from driftd.monitoring.pipeline import MonitoringProcessor
 from driftd.monitoring.sinks import (
     AlertingSink,
     KafkaVerdictSink,
@@ -56,7 +56,8 @@ class Runtime:
         self._producers: list[Any] = []
         self.gauges = MetricsSink(self.metrics.registry)
         self.live = LivePage(
-            lambda: load_profiles(self.config),
+            # The running processor's profiles: no second read from disk, and a reload's.
+            lambda: getattr(self.daemon.processor, "profiles", {}),
             lambda: self.alerting.status()["alerts"] if self.alerting is not None else [],
         )
         sinks: list[VerdictSink] = [self.gauges, self.live]

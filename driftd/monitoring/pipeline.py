@@ -68,6 +68,8 @@ class MonitoringProcessor:
         concept_metrics: ConceptMetrics | None = None,
     ) -> None:
         self.sinks = sinks
+        # Each monitor's reference, as loaded (the live page draws its bins).
+        self.profiles = profiles
         self.sink_errors: dict[str, int] = {}
         streams = {s.name: s for s in config.streams}
         self._streams = streams

@@ -45,7 +45,6 @@ class LivePage:
         self._render_lock = threading.Lock()
         self._series: dict[tuple[str, str, str, str, str], deque[dict[str, Any]]] = {}
         self._cached: tuple[float, bytes] | None = None
-        self._loaded: Mapping[str, Profile] | None = None
 
     def publish(self, verdicts: list[Verdict]) -> None:
         """Keep the window's verdicts (poll thread: memory only)."""
@@ -72,12 +71,10 @@ class LivePage:
             from driftd.report.page import render
 
             docs = self.documents()
-            if self._loaded is None:
-                self._loaded = self._profiles()
             data = gather(docs, _firing(self._alerts() if self._alerts else []), source="live")
             page = render(
                 data,
-                self._loaded,
+                self._profiles(),
                 title="driftd · live",
                 plotly_src=PLOTLY_PATH,
                 refresh=self._refresh,
