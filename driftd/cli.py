@@ -113,6 +113,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--bins", type=int, help="quantile bins per numeric feature (10)")
     build.add_argument("--ks-sample-size", type=int, help="sorted KS sample size (20000)")
     build.add_argument("--max-categories", type=int, help="categories kept per feature (50)")
+    build.add_argument(
+        "--joint-sample-size",
+        type=int,
+        help="complete rows kept for multivariate statistics (10000; 0: none)",
+    )
     build.add_argument("--quiet", action="store_true", help="no progress output")
     build.add_argument(
         "--stream",
@@ -212,7 +217,7 @@ def _reference(args: argparse.Namespace) -> int:
         "prediction": args.prediction or options.prediction,
         "id_column": args.id or options.id_column,
     }
-    for key in ("bins", "ks_sample_size", "max_categories"):
+    for key in ("bins", "ks_sample_size", "max_categories", "joint_sample_size"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     options = replace(options, **overrides)

@@ -30,6 +30,9 @@ from driftd.scalars import Name, PositiveDuration, read_secret_file
 
 NUMERIC_STATISTICS = ("ks", "psi", "js", "wasserstein")
 CATEGORICAL_STATISTICS = ("linf", "psi", "js")
+MULTIVARIATE_STATISTICS = ("pca", "classifier")
+# The feature name verdicts of multivariate statistics carry (all numeric features together).
+MULTIVARIATE = "multivariate"
 
 
 class Section(BaseModel):
@@ -294,6 +297,9 @@ class Statistics(Section):
     categorical: list[Literal["linf", "psi", "js"]] = Field(
         default_factory=lambda: ["linf", "psi"], min_length=1
     )
+    # Over all numeric features together (the profile's joint sample): PCA reconstruction
+    # error and the classifier two-sample test. Off unless asked for.
+    multivariate: list[Literal["pca", "classifier"]] = Field(default_factory=list)
 
 
 class Thresholds(Section):
@@ -321,7 +327,12 @@ class Thresholds(Section):
 
 
 def _check_statistics(value: dict[str, Threshold], where: str) -> None:
-    known = set(NUMERIC_STATISTICS) | set(CATEGORICAL_STATISTICS) | {"schema"}
+    known = (
+        set(NUMERIC_STATISTICS)
+        | set(CATEGORICAL_STATISTICS)
+        | set(MULTIVARIATE_STATISTICS)
+        | {"schema"}
+    )
     for name, threshold in value.items():
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)

@@ -32,7 +32,9 @@ def evaluate(
     histograms: dict[str, tuple[int, ...]] = {}
     for test in state.tests:
         s = test.spec
-        if s.numeric_col is not None:
+        if s.columns is not None:
+            values = complete_rows(window.numeric, s.columns)
+        elif s.numeric_col is not None:
             values = window.numeric[:, s.numeric_col]
             values = values[~np.isnan(values)]
         else:
@@ -56,7 +58,9 @@ def evaluate(
             continue
         score = stat.score(values)
         if stat.feature not in histograms:
-            histograms[stat.feature] = live_histogram(profiles[stat.feature], values)
+            feat = profiles.get(stat.feature)
+            # Multivariate statistics have no bins: no histogram.
+            histograms[stat.feature] = () if feat is None else live_histogram(feat, values)
         limit = test.threshold.limit(n)
         drifted = score.statistic > limit
         test.threshold.observe(score.statistic, drifted)
@@ -95,6 +99,13 @@ def evaluate(
                 )
             )
     return verdicts
+
+
+def complete_rows(numeric: np.ndarray, columns: tuple[int, ...]) -> np.ndarray:
+    """The rows of a window's numeric columns where ``columns`` are all finite (multivariate
+    statistics read only those)."""
+    rows = numeric[:, list(columns)]
+    return rows[np.isfinite(rows).all(axis=1)]
 
 
 def live_histogram(feat: FeatureProfile, values: np.ndarray) -> tuple[int, ...]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftd.config.models import (
+    MULTIVARIATE,
     AdaptiveThreshold,
     CalibratedThreshold,
     CountWindow,
@@ -24,19 +25,22 @@ from driftd.monitoring.columns import CategoricalColumn, NumericColumn
 from driftd.monitoring.nulls import TailCache
 from driftd.monitoring.statistics import FeatureStatistic, NullSettings, build_statistic
 from driftd.monitoring.thresholds import AdaptiveLimit, CalibratedLimit, StaticLimit, Threshold
-from driftd.reference.profile import FeatureProfile, Profile
+from driftd.reference.joint import restricted
+from driftd.reference.profile import FeatureProfile, JointSummary, Profile
 
 DEFAULT_SCHEMA_LIMIT = 0.05  # 5% of a window's events with a schema anomaly
 
 
 @dataclass(frozen=True, slots=True)
 class StatisticSpec:
-    """One statistic on one column of a window: numeric column j or categorical column j."""
+    """One statistic on one column of a window: numeric column j or categorical column j; or,
+    multivariate, on the complete rows of numeric ``columns`` together."""
 
     stat: FeatureStatistic
     numeric_col: int | None
     categorical_col: int | None
     kind: str
+    columns: tuple[int, ...] | None = None
 
 
 class MonitorSpec:
@@ -51,6 +55,7 @@ class MonitorSpec:
         cache: TailCache | None = None,
     ) -> None:
         self.cfg = cfg
+        self._profile = profile
         self._cache = cache
         self.name = cfg.name
         self.features: list[FeatureProfile] = [
@@ -90,12 +95,57 @@ class MonitorSpec:
             for name in self.cfg.statistics.categorical:
                 stat = build_statistic(feat, name, self._null_settings(feat.name, name))
                 out.append(StatisticSpec(stat, None, j, kind))
+        if self.cfg.statistics.multivariate:
+            # Imported here: the classifier test brings scipy.stats, which check-config and
+            # monitors without multivariate statistics do without.
+            from driftd.monitoring.multivariate import build_multivariate
+
+            joint, columns = self._joint()
+            for name in self.cfg.statistics.multivariate:
+                stat = build_multivariate(joint, name)
+                out.append(StatisticSpec(stat, None, None, "data", columns))
         return out
+
+    def _joint(self) -> tuple[JointSummary, tuple[int, ...]]:
+        """The joint sample of the monitor's numeric features (not the prediction) and their
+        numeric columns."""
+        where = f"monitor {self.name!r}: statistics.multivariate"
+        joint = self._profile.joint
+        if joint is None:
+            raise ConfigError(
+                f"{where}: the profile {self.cfg.reference} has no joint sample; rebuild it "
+                "with `driftd reference build` (joint_sample_size > 0, two or more numeric "
+                "features)"
+            )
+        if MULTIVARIATE in self._profile.features:
+            raise ConfigError(
+                f"{where}: the profile has a feature named {MULTIVARIATE!r}, the name "
+                "multivariate verdicts carry; rename that column"
+            )
+        names = [f.name for f in self.numeric if f is not self.prediction]
+        missing = [n for n in names if n not in joint.features]
+        if missing:
+            raise ConfigError(f"{where}: features {missing} are not in the profile's joint sample")
+        if len(names) < 2:
+            raise ConfigError(
+                f"{where}: needs two or more numeric features, the monitor has {len(names)}"
+            )
+        columns = tuple(j for j, f in enumerate(self.numeric) if f is not self.prediction)
+        return restricted(joint, names), columns
 
     def _check_threshold_features(self, watched: list[FeatureProfile]) -> None:
         by_name = {f.name: f for f in watched}
         for name, by_statistic in self.cfg.thresholds.features.items():
             where = f"monitor {self.name!r}: thresholds.features.{name}"
+            if name == MULTIVARIATE and self.cfg.statistics.multivariate:
+                for statistic in by_statistic:
+                    if statistic not in self.cfg.statistics.multivariate:
+                        raise ConfigError(
+                            f"{where}.{statistic}: this monitor computes "
+                            f"{', '.join(self.cfg.statistics.multivariate)} over its features "
+                            "together (statistics.multivariate)"
+                        )
+                continue
             feat = by_name.get(name)
             if feat is None:
                 close = difflib.get_close_matches(name, sorted(by_name), n=1)

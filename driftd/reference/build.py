@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 
 from detectors import bin_counts, quantile_edges
 from driftd.errors import ProfileError
+from driftd.reference.joint import build_joint
 from driftd.reference.performance import reference_performance
 from driftd.reference.profile import (
     CategoricalSummary,
@@ -88,6 +89,8 @@ class BuildOptions:
     seed: int = 0
     positive_label: str = "1"
     batch_rows: int = 65_536
+    joint_sample_size: int = 10_000
+    pca_variance: float = 0.65
 
 
 @dataclass
@@ -591,6 +594,18 @@ def _build(
             notice(f"column {name!r}: {col.unparsed.describe()}; counted as missing")
     rng = np.random.default_rng(options.seed)
     features = {name: _summarise(col, options, rng) for name, col in columns.items()}
+    together = [
+        name
+        for name, col in columns.items()
+        if col.kind == "numeric" and name != options.prediction
+    ]
+    joint = build_joint(
+        together,
+        [columns[name].values() for name in together],
+        options.joint_sample_size,
+        options.pca_variance,
+        np.random.default_rng(options.seed + 1),
+    )
     performance: dict[str, float] = {}
     task = None
     if options.label and options.prediction:
@@ -606,6 +621,7 @@ def _build(
         label=options.label,
         performance=performance,
         task=task,
+        joint=joint,
     )
 
 

@@ -43,6 +43,7 @@ from driftd.errors import ProfileError
 from driftd.reference.profile import (
     CategoricalSummary,
     FeatureProfile,
+    JointSummary,
     NumericSummary,
     Profile,
 )
@@ -82,6 +83,17 @@ def save_profile(profile: Profile, path: str | Path) -> Path:
             entry["known_other"] = list(feat.categorical.known_other)
             entry["complete"] = feat.categorical.complete
         features.append(entry)
+    joint = None
+    if profile.joint is not None:
+        j = profile.joint
+        for name in ("sample", "mean", "scale", "components"):
+            arrays[f"joint.{name}"] = np.ascontiguousarray(getattr(j, name), dtype=np.float64)
+        joint = {
+            "features": list(j.features),
+            "fit_rows": j.fit_rows,
+            "explained": j.explained,
+            "variance": j.variance,
+        }
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -94,6 +106,7 @@ def save_profile(profile: Profile, path: str | Path) -> Path:
         "performance": profile.performance,
         "checksum": _checksum(arrays),
         "features": features,
+        "joint": joint,
     }
     arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -371,9 +384,51 @@ def _profile(path: Path, arrays: dict[str, np.ndarray]) -> Profile:
             label=meta.get("label"),
             performance=dict(meta.get("performance") or {}),
             task=meta.get("task"),
+            joint=_joint(path, meta.get("joint"), arrays, features),
         )
     except KeyError as exc:
         raise ProfileError(f"{path}: profile is missing {exc}") from None
+
+
+def _joint(
+    path: Path,
+    entry: dict[str, Any] | None,
+    arrays: dict[str, np.ndarray],
+    features: dict[str, FeatureProfile],
+) -> JointSummary | None:
+    # Profiles written before multivariate statistics existed have none: they still load, and
+    # a monitor asking for a multivariate statistic says to rebuild.
+    if entry is None:
+        return None
+    names = tuple(str(n) for n in entry["features"])
+    sample = arrays["joint.sample"]
+    mean, scale = arrays["joint.mean"], arrays["joint.scale"]
+    components = arrays["joint.components"]
+    d = len(names)
+    fit_rows = int(entry["fit_rows"])
+    if (
+        any(features.get(n) is None or features[n].type != "numeric" for n in names)
+        or sample.ndim != 2
+        or sample.shape[1] != d
+        or mean.shape != (d,)
+        or scale.shape != (d,)
+        or components.ndim != 2
+        or components.shape[1] != d
+        or not 0 <= fit_rows < sample.shape[0]
+        or not np.all(np.isfinite(sample))
+        or not np.all(scale > 0)
+    ):
+        raise ProfileError(f"{path}: the joint sample is inconsistent with the features")
+    return JointSummary(
+        names,
+        sample,
+        fit_rows,
+        mean,
+        scale,
+        components,
+        float(entry["explained"]),
+        float(entry.get("variance", 0.65)),
+    )
 
 
 def _check_feature(

@@ -33,6 +33,8 @@ class BuildOptionsModel(BaseModel):
     max_categories: int = Field(default=50, ge=1, le=100_000)
     seed: int = 0
     positive_label: str = "1"
+    joint_sample_size: int = Field(default=10_000, ge=0, le=1_000_000)
+    pca_variance: float = Field(default=0.65, gt=0.0, lt=1.0)
 
     def to_options(self) -> BuildOptions:
         """The plain options the builder takes."""
@@ -47,4 +49,6 @@ class BuildOptionsModel(BaseModel):
             max_categories=self.max_categories,
             seed=self.seed,
             positive_label=self.positive_label,
+            joint_sample_size=self.joint_sample_size,
+            pca_variance=self.pca_variance,
         )

@@ -75,6 +75,27 @@ class FeatureProfile:
 
 
 @dataclass(frozen=True)
+class JointSummary:
+    """Reference rows of the numeric features taken together, for multivariate statistics.
+
+    ``sample`` holds up to ``joint_sample_size`` complete rows (every feature in ``features``
+    finite), in that column order. ``mean``, ``scale`` and ``components`` are the principal
+    components fitted at build time (see ``detectors.pca``); they were fitted on rows other
+    than ``sample[fit_rows:]``, whose reconstruction errors are therefore out of sample and
+    make the statistic's null.
+    """
+
+    features: tuple[str, ...]
+    sample: np.ndarray
+    fit_rows: int
+    mean: np.ndarray
+    scale: np.ndarray
+    components: np.ndarray
+    explained: float
+    variance: float = 0.65  # the share of variance asked for (a refit for fewer features)
+
+
+@dataclass(frozen=True)
 class Profile:
     """A whole reference profile (see ``driftd.reference.io`` for the file format)."""
 
@@ -86,6 +107,7 @@ class Profile:
     label: str | None = None
     performance: dict[str, float] = field(default_factory=dict)
     task: Literal["classification", "regression"] | None = None
+    joint: JointSummary | None = None
 
     def feature(self, name: str) -> FeatureProfile:
         """The named feature, or a KeyError naming the features that exist."""

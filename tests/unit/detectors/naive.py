@@ -64,3 +64,44 @@ def js(a: np.ndarray, b: np.ndarray) -> float:
 
 def wasserstein(u: np.ndarray, v: np.ndarray) -> float:
     return float(stats.wasserstein_distance(u, v))
+
+
+def reconstruction_errors(
+    rows: np.ndarray, mean: np.ndarray, scale: np.ndarray, components: np.ndarray
+) -> np.ndarray:
+    """Distance of each standardized row from its projection, by matrix algebra."""
+    z = (rows - mean) / scale
+    projector = components.T @ components
+    return np.linalg.norm(z - z @ projector, axis=1)
+
+
+def principal_projector(rows: np.ndarray, k: int) -> np.ndarray:
+    """The projector on the top ``k`` eigenvectors of the standardized covariance."""
+    z = (rows - rows.mean(axis=0)) / rows.std(axis=0)
+    _, vectors = np.linalg.eigh(np.cov(z, rowvar=False))
+    top = vectors[:, ::-1][:, :k]
+    return top @ top.T
+
+
+def auc(first: np.ndarray, second: np.ndarray) -> float:
+    """AUC of ``first`` against ``second`` as the Mann-Whitney U statistic."""
+    u = stats.mannwhitneyu(first, second, alternative="greater").statistic
+    return float(u / (first.size * second.size))
+
+
+def mann_whitney_sf(u: int, n1: int, n0: int) -> float:
+    """P(U >= u) for the Mann-Whitney U of n1 against n0 exchangeable values without ties,
+    by the recurrence on the largest value (it belongs to the first sample or the second)."""
+    top = n1 * n0
+    # p[a][b] is the distribution of U for sizes (a, b), as an array over 0..top.
+    p = [[np.zeros(top + 1) for _ in range(n0 + 1)] for _ in range(n1 + 1)]
+    for a in range(n1 + 1):
+        for b in range(n0 + 1):
+            if a == 0 or b == 0:
+                p[a][b][0] = 1.0
+                continue
+            # The largest value is in the first sample: it beats all b of the second.
+            shifted = np.zeros(top + 1)
+            shifted[b:] = p[a - 1][b][: top + 1 - b]
+            p[a][b] = (a * shifted + b * p[a][b - 1]) / (a + b)
+    return float(p[n1][n0][u:].sum())
