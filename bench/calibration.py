@@ -7,7 +7,12 @@ alpha = 1e-3 and at the per-test alpha of the default family (one false alarm pe
 windows over 10 tests, Sidak: about 1e-4), with the 95 % binomial interval of the target. The
 ``ratio`` is target / observed (1 is exact, above 1 conservative).
 
-    python bench/calibration.py            # about 8 minutes on 2 cores
+The multivariate statistics (``pca``, ``classifier``) get the same rows on six correlated
+features, Gaussian and lognormal (skewed reconstruction errors), windows of 1,000 rows, each
+reference a joint sample built as ``reference build`` builds it.
+
+    python bench/calibration.py                      # about 15 minutes on 2 cores
+    python bench/calibration.py --only multivariate  # about 5 minutes
     python bench/calibration.py --quick
 """
 
@@ -25,7 +30,12 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from driftd.monitoring.nulls import family_alpha
-from tests.nullwindows import KINDS, adaptive_false_alarms, observed_false_alarms
+from tests.nullwindows import (
+    KINDS,
+    adaptive_false_alarms,
+    multivariate_false_alarms,
+    observed_false_alarms,
+)
 
 SHAPES = {
     "uneven8": np.array([0.4, 0.25, 0.15, 0.1, 0.05, 0.03, 0.015, 0.005]),
@@ -37,14 +47,61 @@ SHAPES = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=["histogram", "multivariate"])
     args = parser.parse_args()
+    if args.only != "multivariate":
+        histogram(args.quick)
+    if args.only != "histogram":
+        multivariate(args.quick)
+
+
+def _row(name: str, alarms: int, total: int, alpha: float, started: float) -> None:
+    low, high = stats.binom.ppf([0.025, 0.975], total, alpha)
+    row = {
+        "name": name,
+        "value": int(alarms),
+        "unit": "windows",
+        "windows": total,
+        "alpha": alpha,
+        "target": round(alpha * total, 1),
+        "interval_95": [int(low), int(high)],
+        "within_or_below": bool(alarms <= high),
+        "baseline": round(alpha * total, 1),
+        "ratio": round(alpha * total / max(alarms, 1), 3),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(row), flush=True)
+
+
+def multivariate(quick: bool) -> None:
+    """Rows for pca and classifier: calibrated and adaptive, Gaussian and skewed features."""
+    default = family_alpha(1000, 10, "sidak")
+    for statistic in ("pca", "classifier"):
+        plans = [(1e-3, 10, 1000), (default, 20, 2500 if statistic == "pca" else 500)]
+        if quick:
+            plans = [(1e-2, 4, 250)]
+        for alpha, references, windows in plans:
+            for skewed in (False, True):
+                for adaptive in (False, True):
+                    started = time.perf_counter()
+                    alarms = multivariate_false_alarms(
+                        statistic, alpha, 1000, references=references, windows=windows,
+                        skewed=skewed, adaptive=adaptive, seed=11,
+                    )  # fmt: skip
+                    shape = "lognormal6" if skewed else "gauss6"
+                    policy = "adaptive_" if adaptive else ""
+                    name = f"false_alarms_{policy}{statistic}_{shape}"
+                    _row(name, alarms, references * windows, alpha, started)
+
+
+def histogram(quick: bool) -> None:
+    """Rows for the histogram statistics on three shapes."""
     default = family_alpha(1000, 10, "sidak")
     plans = [(1e-3, 200, 100), (default, 100, 1000)]
-    if args.quick:
+    if quick:
         plans = [(1e-3, 50, 200)]
     for alpha, references, windows in plans:
         total = references * windows
-        low, high = stats.binom.ppf([0.025, 0.975], total, alpha)
         for shape, truth in SHAPES.items():
             for statistic in KINDS:
                 for policy in ("calibrated", "adaptive", "adaptive_nofloor"):
@@ -62,20 +119,7 @@ def main() -> None:
                     name = f"false_alarms_{statistic}_{shape}"
                     if policy != "calibrated":
                         name = f"false_alarms_{policy}_{statistic}_{shape}"
-                    row = {
-                        "name": name,
-                        "value": int(alarms),
-                        "unit": "windows",
-                        "windows": total,
-                        "alpha": alpha,
-                        "target": round(alpha * total, 1),
-                        "interval_95": [int(low), int(high)],
-                        "within_or_below": bool(alarms <= high),
-                        "baseline": round(alpha * total, 1),
-                        "ratio": round(alpha * total / max(alarms, 1), 3),
-                        "seconds": round(time.perf_counter() - started, 1),
-                    }
-                    print(json.dumps(row), flush=True)
+                    _row(name, alarms, total, alpha, started)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ tests/unit/monitoring/test_calibration.py asserts and bench/calibration.py repor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -85,6 +86,54 @@ def _alarms(
         policy = threshold_for(null)
         for window in rng.multinomial(n, truth, size=windows).astype(np.float64):
             value = k.statistic(kind, reference, window, 0.5)
+            drifted = bool(value > policy.limit(n))
+            policy.observe(value, drifted)
+            alarms += drifted
+    return alarms
+
+
+def _correlated(rng: np.random.Generator, n: int, skewed: bool) -> np.ndarray:
+    """Six features: two correlated pairs and two independent ones; lognormal when skewed."""
+    z = rng.standard_normal((n, 6))
+    z[:, 1] = 0.8 * z[:, 0] + 0.6 * z[:, 1]
+    z[:, 3] = -0.5 * z[:, 2] + math.sqrt(0.75) * z[:, 3]
+    return np.exp(z) if skewed else z
+
+
+def multivariate_false_alarms(
+    statistic: str,
+    alpha: float,
+    n: int,
+    *,
+    references: int,
+    windows: int,
+    skewed: bool = False,
+    adaptive: bool = False,
+    seed: int = 7,
+) -> int:
+    """Windows over the limit of a multivariate statistic (``pca`` or ``classifier``), of
+    ``references`` x ``windows`` null windows of ``n`` rows.
+
+    Each reference is 40,000 training rows made into a profile's joint sample exactly as
+    ``reference build`` does (10,000 rows kept, the basis fitted on the others), so the
+    rate includes the reference's sampling error.
+    """
+    from driftd.monitoring.multivariate import build_multivariate
+    from driftd.reference.joint import build_joint
+
+    rng = np.random.default_rng([seed, n, round(1 / alpha), int(skewed), int(adaptive)])
+    names = [f"x{j}" for j in range(6)]
+    alarms = 0
+    for _ in range(references):
+        train = _correlated(rng, 40_000, skewed)
+        joint = build_joint(names, list(train.T), 10_000, 0.65, rng)
+        assert joint is not None
+        stat = build_multivariate(joint, statistic)
+        policy: Threshold = CalibratedLimit(stat.null, 1.0 / alpha, "none")
+        if adaptive:
+            policy = AdaptiveLimit(policy)
+        for _ in range(windows):
+            value = stat.score(_correlated(rng, n, skewed)).statistic
             drifted = bool(value > policy.limit(n))
             policy.observe(value, drifted)
             alarms += drifted

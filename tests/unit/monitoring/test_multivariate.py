@@ -187,3 +187,19 @@ monitors:
 """,
             env={},
         )
+
+
+@pytest.mark.parametrize("skewed", [False, True])
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_pca_limits_keep_their_false_alarm_rate(skewed: bool, adaptive: bool) -> None:
+    from scipy import stats
+
+    from tests.nullwindows import multivariate_false_alarms
+
+    alpha, references, windows = 1e-2, 4, 500
+    alarms = multivariate_false_alarms(
+        "pca", alpha, 1000, references=references, windows=windows, skewed=skewed,
+        adaptive=adaptive,
+    )  # fmt: skip
+    # At or below the 95 % binomial interval of the target (bench/calibration.py: 1e-3, 1e-4).
+    assert alarms <= stats.binom.ppf(0.975, references * windows, alpha)
