@@ -50,13 +50,22 @@ class PCAReconstruction:
     explained: float
 
     @classmethod
-    def fit(cls, rows: np.ndarray, variance: float = 0.65) -> PCAReconstruction:
+    def fit(
+        cls, rows: np.ndarray, variance: float = 0.65, max_components: int | None = None
+    ) -> PCAReconstruction:
         """Fit on ``rows`` (n x d, finite, d >= 2): the fewest components that keep at least
-        ``variance`` of the standardized variance, and never all d (their error would be 0)."""
+        ``variance`` of the standardized variance, and never all d (their error would be 0).
+
+        ``max_components`` caps them (embeddings: a thousand dimensions would otherwise keep
+        hundreds, and scoring costs n x k x d); then fewer rows than features will do."""
         rows = _rows(rows)
         if rows.shape[1] < 2:
             raise DetectorInputError("PCA reconstruction needs at least two features")
-        if rows.shape[0] <= rows.shape[1]:
+        if max_components is not None and rows.shape[0] < 2 * max_components + 2:
+            raise DetectorInputError(
+                f"PCA reconstruction needs at least {2 * max_components + 2} rows"
+            )
+        if max_components is None and rows.shape[0] <= rows.shape[1]:
             raise DetectorInputError(
                 f"PCA reconstruction needs more rows than features ({rows.shape[0]} rows, "
                 f"{rows.shape[1]} features)"
@@ -75,7 +84,7 @@ class PCAReconstruction:
             raise DetectorInputError("PCA reconstruction needs features that vary")
         share = np.cumsum(power) / total
         k = int(np.searchsorted(share, variance - 1e-12) + 1)
-        k = max(1, min(k, rows.shape[1] - 1))
+        k = max(1, min(k, rows.shape[1] - 1, max_components or rows.shape[1]))
         return cls(mean, scale, np.ascontiguousarray(vt[:k]), float(share[k - 1]))
 
     def errors(self, rows: np.ndarray) -> np.ndarray:

@@ -300,6 +300,10 @@ class Statistics(Section):
     # Over all numeric features together (the profile's joint sample): PCA reconstruction
     # error and the classifier two-sample test. Off unless asked for.
     multivariate: list[Literal["pca", "classifier"]] = Field(default_factory=list)
+    # Per vector feature (an embedding: a list of floats), over its dimensions together.
+    vector: list[Literal["pca", "classifier"]] = Field(
+        default_factory=lambda: ["pca", "classifier"], min_length=1
+    )
 
 
 class Thresholds(Section):

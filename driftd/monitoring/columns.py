@@ -176,3 +176,40 @@ class CategoricalColumn:
                 codes[i] = -1
                 wrong[i] = True
         return codes, wrong
+
+
+class VectorColumn:
+    """Converts one vector feature's raw values (lists of ``dim`` numbers) to float rows."""
+
+    def __init__(self, feature: FeatureProfile) -> None:
+        assert feature.vector is not None
+        self.name = feature.name
+        self.dim = feature.vector.dim
+
+    def convert(self, raw: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """float64 rows (n x dim, NaN rows where unusable) and per-event anomaly codes: a
+        value that is not a list of ``dim`` numbers is a wrong type, one with a non-finite
+        number is not finite."""
+        n = len(raw)
+        values = np.full((n, self.dim), np.nan)
+        codes = np.zeros(n, dtype=np.uint8)
+        dim = self.dim
+        for i, v in enumerate(raw):
+            if v is None:
+                codes[i] = MISSING
+            elif type(v) is not list or len(v) != dim:
+                codes[i] = WRONG_TYPE
+            elif set(map(type, v)) <= _FLOAT_OR_INT:
+                try:
+                    values[i] = v
+                except OverflowError:  # an integer beyond float range
+                    codes[i] = WRONG_TYPE
+            else:  # booleans, strings, nulls or objects among the numbers
+                codes[i] = WRONG_TYPE
+        bad = ~np.isfinite(values).all(axis=1) & (codes == OK)
+        codes[bad] = NOT_FINITE
+        values[codes != OK] = np.nan
+        return values, codes
+
+
+_FLOAT_OR_INT = {int, float}

@@ -41,7 +41,7 @@ def evaluate(
             assert s.categorical_col is not None
             values = window.categorical[:, s.categorical_col]
             values = values[values >= 0]
-        n = int(values.size)
+        n = int(values.shape[0])  # rows: a multivariate window is rows x features
         stat = s.stat
         if n < spec.min_samples:
             verdicts.append(
@@ -59,8 +59,9 @@ def evaluate(
         score = stat.score(values)
         if stat.feature not in histograms:
             feat = profiles.get(stat.feature)
-            # Multivariate statistics have no bins: no histogram.
-            histograms[stat.feature] = () if feat is None else live_histogram(feat, values)
+            # Multivariate statistics and vectors have no bins: no histogram.
+            binned = feat is not None and feat.type != "vector"
+            histograms[stat.feature] = live_histogram(feat, values) if binned else ()
         limit = test.threshold.limit(n)
         drifted = score.statistic > limit
         test.threshold.observe(score.statistic, drifted)

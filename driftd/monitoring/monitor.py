@@ -116,19 +116,23 @@ class Monitor:
         spec = self.spec
         state = self._segment(key)
         count = batch.index.size if rows is None else rows.size
-        numeric = np.empty((count, len(spec.numeric)), dtype=np.float64)
+        numeric = np.empty((count, spec.width), dtype=np.float64)
         categorical = np.empty((count, len(spec.categorical)), dtype=np.int32)
         anomalies = np.empty((count, len(spec.order)), dtype=np.uint8)
         pick = None if rows is None else rows.tolist()
+        n_num, n_cat = len(spec.numeric), len(spec.categorical)
         for j, feat in enumerate(spec.order):
             raw = self._raw(batch, feat.name)
             if pick is not None:
                 raw = [raw[i] for i in pick]
             values, codes = spec.converters[feat.name].convert(raw)
-            if j < len(spec.numeric):
+            if j < n_num:
                 numeric[:, j] = values
+            elif j < n_num + n_cat:
+                categorical[:, j - n_num] = values
             else:
-                categorical[:, j - len(spec.numeric)] = values
+                start = spec.vector_offsets[feat.name]
+                numeric[:, start : start + values.shape[1]] = values
             anomalies[:, j] = codes
         times = batch.timestamps if rows is None else batch.timestamps[rows]
         state.windows.add(

@@ -62,18 +62,21 @@ class AUCNull:
         return auc_quantile(max(1, n - n // 2), self.reference_held_out, alpha)
 
 
-def build_multivariate(joint: JointSummary, name: str) -> FeatureStatistic:
-    """The multivariate statistic ``name`` over the features of ``joint``."""
+def build_multivariate(
+    joint: JointSummary, name: str, feature: str = MULTIVARIATE
+) -> FeatureStatistic:
+    """The multivariate statistic ``name`` over the features of ``joint`` (the dimensions of
+    a vector ``feature``)."""
     if name == "pca":
         pca = basis(joint)
         errors = pca.errors(held_out(joint))
         if errors.size < 50 or float(errors.std()) <= 0.0:
             raise ConfigError(
-                "statistic pca: the profile's joint sample holds too few held-out rows "
+                f"{feature}: statistic pca: the profile's joint sample holds too few held-out rows "
                 f"({errors.size}); rebuild it with a larger joint_sample_size"
             )
-        return FeatureStatistic(MULTIVARIATE, name, pca.score, PCANull(errors))
+        return FeatureStatistic(feature, name, pca.score, PCANull(errors))
     if name == "classifier":
         test = ClassifierTwoSample(joint.sample)
-        return FeatureStatistic(MULTIVARIATE, name, test.score, AUCNull(test.held_out))
+        return FeatureStatistic(feature, name, test.score, AUCNull(test.held_out))
     raise ConfigError(f"unknown multivariate statistic {name!r}")

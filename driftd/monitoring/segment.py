@@ -41,7 +41,7 @@ class SegmentState:
         tests = [Test(s, spec.threshold(s.stat)) for s in spec.statistics]
         schema_limits = [spec.schema_threshold(f) for f in spec.order]
         window = spec.cfg.window
-        n_num, n_cat, n_schema = len(spec.numeric), len(spec.categorical), len(spec.order)
+        n_num, n_cat, n_schema = spec.width, len(spec.categorical), len(spec.order)
         windows: CountWindows | TumblingWindows
         if isinstance(window, CountWindow):
             windows = CountWindows(window.size, n_num, n_cat, n_schema)

@@ -21,7 +21,7 @@ from driftd.config.models import (
     StaticThreshold,
 )
 from driftd.errors import ConfigError
-from driftd.monitoring.columns import CategoricalColumn, NumericColumn
+from driftd.monitoring.columns import CategoricalColumn, NumericColumn, VectorColumn
 from driftd.monitoring.nulls import TailCache
 from driftd.monitoring.statistics import FeatureStatistic, NullSettings, build_statistic
 from driftd.monitoring.thresholds import AdaptiveLimit, CalibratedLimit, StaticLimit, Threshold
@@ -72,10 +72,24 @@ class MonitorSpec:
         watched = [*self.features, *([self.prediction] if self.prediction else [])]
         self.numeric = [f for f in watched if f.type == "numeric"]
         self.categorical = [f for f in watched if f.type == "categorical"]
-        # Numeric columns first, then categorical: the order of a window's schema columns.
-        self.order = [*self.numeric, *self.categorical]
-        self.converters = {
-            f.name: NumericColumn(f) if f.type == "numeric" else CategoricalColumn(f)
+        self.vectors = [f for f in watched if f.type == "vector"]
+        # Numeric columns first, then categorical, then vectors: the order of a window's
+        # schema columns. A vector's dimensions follow the numeric features in the window's
+        # float matrix, from column vector_offsets[name].
+        self.order = [*self.numeric, *self.categorical, *self.vectors]
+        self.vector_offsets: dict[str, int] = {}
+        width = len(self.numeric)
+        for f in self.vectors:
+            assert f.vector is not None
+            self.vector_offsets[f.name] = width
+            width += f.vector.dim
+        self.width = width
+        self.converters: dict[str, NumericColumn | CategoricalColumn | VectorColumn] = {
+            f.name: NumericColumn(f)
+            if f.type == "numeric"
+            else VectorColumn(f)
+            if f.type == "vector"
+            else CategoricalColumn(f)
             for f in watched
         }
         self._check_threshold_features(watched)
@@ -95,14 +109,21 @@ class MonitorSpec:
             for name in self.cfg.statistics.categorical:
                 stat = build_statistic(feat, name, self._null_settings(feat.name, name))
                 out.append(StatisticSpec(stat, None, j, kind))
-        if self.cfg.statistics.multivariate:
+        if self.cfg.statistics.multivariate or self.vectors:
             # Imported here: the classifier test brings scipy.stats, which check-config and
             # monitors without multivariate statistics do without.
             from driftd.monitoring.multivariate import build_multivariate
-
+        if self.cfg.statistics.multivariate:
             joint, columns = self._joint()
             for name in self.cfg.statistics.multivariate:
                 stat = build_multivariate(joint, name)
+                out.append(StatisticSpec(stat, None, None, "data", columns))
+        for feat in self.vectors:
+            assert feat.vector is not None
+            start = self.vector_offsets[feat.name]
+            columns = tuple(range(start, start + feat.vector.dim))
+            for name in self.cfg.statistics.vector:
+                stat = build_multivariate(feat.vector.joint, name, feature=feat.name)
                 out.append(StatisticSpec(stat, None, None, "data", columns))
         return out
 
@@ -154,11 +175,11 @@ class MonitorSpec:
                     f"{where}: not a feature this monitor watches{hint}; it watches "
                     f"{', '.join(sorted(by_name))}"
                 )
-            allowed = (
-                self.cfg.statistics.numeric
-                if feat.type == "numeric"
-                else self.cfg.statistics.categorical
-            )
+            allowed = {
+                "numeric": self.cfg.statistics.numeric,
+                "categorical": self.cfg.statistics.categorical,
+                "vector": self.cfg.statistics.vector,
+            }[feat.type]
             for statistic in by_statistic:
                 if statistic != "schema" and statistic not in allowed:
                     raise ConfigError(

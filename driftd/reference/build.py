@@ -50,6 +50,7 @@ from driftd.reference.profile import (
     NumericSummary,
     Profile,
 )
+from driftd.reference.vectors import VectorReservoir
 
 log = logging.getLogger(__name__)
 
@@ -364,6 +365,10 @@ _INT64 = 1 << 63
 def _json_kind(value: Any) -> type:
     if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
         return float  # beyond int64: a float64 still holds it
+    if isinstance(value, list) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    ):
+        return list  # a vector (embedding)
     return type(value) if isinstance(value, str | int | float | bool | None) else object
 
 
@@ -376,6 +381,13 @@ def _json_type(name: str, found: set[type], path: Path) -> pa.DataType:
         )
     if not found:
         return pa.null()
+    if found == {list}:
+        return pa.list_(pa.float64())
+    if list in found:
+        raise ProfileError(
+            f"{path}: column {name!r} holds lists of numbers on some lines and other values on "
+            f"others; make it one or the other, or exclude it (--exclude {shlex.quote(name)})"
+        )
     if found == {int}:
         return pa.int64()
     if found <= {int, float}:
@@ -399,6 +411,8 @@ def _json_batch(rows: list[dict[str, Any]], types: dict[str, pa.DataType]) -> pa
             ]
         elif arrow_type == pa.float64():  # ints among floats, some perhaps beyond int64
             values = [v if v is None else float(v) for v in values]
+        elif pa.types.is_list(arrow_type):
+            values = [v if v is None else [float(x) for x in v] for v in values]
         arrays.append(pa.array(values, type=arrow_type))
     return pa.RecordBatch.from_arrays(arrays, names=list(types))
 
@@ -406,6 +420,14 @@ def _json_batch(rows: list[dict[str, Any]], types: dict[str, pa.DataType]) -> pa
 def _infer(arrow_type: pa.DataType) -> FeatureType | None:
     if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
         return "numeric"
+    if (
+        pa.types.is_list(arrow_type)
+        or pa.types.is_large_list(arrow_type)
+        or pa.types.is_fixed_size_list(arrow_type)
+    ) and (
+        pa.types.is_integer(arrow_type.value_type) or pa.types.is_floating(arrow_type.value_type)
+    ):
+        return "vector"
     if (
         pa.types.is_string(arrow_type)
         or pa.types.is_large_string(arrow_type)
@@ -487,10 +509,15 @@ class _Column:
         self.categories: Counter[str] = Counter()
         self.missing = 0
         self.unparsed = Unparsed()
+        self.vectors: VectorReservoir | None = None
 
     def add(self, array: pa.Array, first_row: int) -> None:
         """Take the next batch's values; ``first_row`` is the (1-based) row of the first."""
-        if self.kind == "numeric":
+        if self.kind == "vector":
+            if self.vectors is None:
+                self.vectors = VectorReservoir(self.name)
+            self.vectors.add(array)
+        elif self.kind == "numeric":
             if _is_text(array.type):
                 values = _numbers(array, self.nulls, self.unparsed, first_row)
             else:
@@ -650,6 +677,10 @@ def _check_named_columns(names: list[str], options: BuildOptions, path: Path) ->
 
 
 def _summarise(col: _Column, options: BuildOptions, rng: np.random.Generator) -> FeatureProfile:
+    if col.kind == "vector":
+        if col.vectors is None:
+            raise ProfileError(f"vector column {col.name!r} has no rows")
+        return col.vectors.summary(options.joint_sample_size, options.pca_variance, rng)
     if col.kind == "numeric":
         raw = col.values()
         finite = raw[np.isfinite(raw)]

@@ -46,6 +46,7 @@ from driftd.reference.profile import (
     JointSummary,
     NumericSummary,
     Profile,
+    VectorSummary,
 )
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,9 @@ def save_profile(profile: Profile, path: str | Path) -> Path:
                 "mean": num.mean,
                 "std": num.std,
             }
+        if feat.vector is not None:
+            entry["dim"] = feat.vector.dim
+            entry["joint"] = _save_joint(feat.vector.joint, f"f{i}.joint", arrays)
         if feat.categorical is not None:
             arrays[f"f{i}.counts"] = np.ascontiguousarray(feat.categorical.counts, dtype=np.int64)
             entry["domain"] = list(feat.categorical.domain)
@@ -85,15 +89,7 @@ def save_profile(profile: Profile, path: str | Path) -> Path:
         features.append(entry)
     joint = None
     if profile.joint is not None:
-        j = profile.joint
-        for name in ("sample", "mean", "scale", "components"):
-            arrays[f"joint.{name}"] = np.ascontiguousarray(getattr(j, name), dtype=np.float64)
-        joint = {
-            "features": list(j.features),
-            "fit_rows": j.fit_rows,
-            "explained": j.explained,
-            "variance": j.variance,
-        }
+        joint = _save_joint(profile.joint, "joint", arrays)
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -127,6 +123,17 @@ def save_profile(profile: Profile, path: str | Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _save_joint(joint: JointSummary, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    for name in ("sample", "mean", "scale", "components"):
+        arrays[f"{prefix}.{name}"] = np.ascontiguousarray(getattr(joint, name), dtype=np.float64)
+    return {
+        "features": list(joint.features),
+        "fit_rows": joint.fit_rows,
+        "explained": joint.explained,
+        "variance": joint.variance,
+    }
 
 
 _TRAILER = b"driftd-sha256:"
@@ -346,8 +353,14 @@ def _profile(path: Path, arrays: dict[str, np.ndarray]) -> Profile:
     features: dict[str, FeatureProfile] = {}
     try:
         for i, entry in enumerate(meta["features"]):
-            numeric = categorical = None
-            if entry["type"] == "numeric":
+            numeric = categorical = vector = None
+            if entry["type"] == "vector":
+                joint = _read_joint(path, entry["joint"], arrays, f"f{i}.joint")
+                dim = int(entry["dim"])
+                if joint.sample.shape[1] != dim:
+                    raise ProfileError(f"{path}: vector {entry['name']!r} is inconsistent")
+                vector = VectorSummary(dim, joint)
+            elif entry["type"] == "numeric":
                 numeric = NumericSummary(
                     edges=arrays[f"f{i}.edges"],
                     counts=arrays[f"f{i}.counts"],
@@ -366,7 +379,8 @@ def _profile(path: Path, arrays: dict[str, np.ndarray]) -> Profile:
                 )
             else:
                 raise ProfileError(f"{path}: feature {entry['name']!r} has type {entry['type']!r}")
-            _check_feature(path, entry, numeric, categorical)
+            if vector is None:
+                _check_feature(path, entry, numeric, categorical)
             features[entry["name"]] = FeatureProfile(
                 name=entry["name"],
                 type=entry["type"],
@@ -374,6 +388,7 @@ def _profile(path: Path, arrays: dict[str, np.ndarray]) -> Profile:
                 missing=int(entry["missing"]),
                 numeric=numeric,
                 categorical=categorical,
+                vector=vector,
             )
         return Profile(
             features=features,
@@ -400,15 +415,23 @@ def _joint(
     # a monitor asking for a multivariate statistic says to rebuild.
     if entry is None:
         return None
+    joint = _read_joint(path, entry, arrays, "joint")
+    if any(features.get(n) is None or features[n].type != "numeric" for n in joint.features):
+        raise ProfileError(f"{path}: the joint sample is inconsistent with the features")
+    return joint
+
+
+def _read_joint(
+    path: Path, entry: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str
+) -> JointSummary:
     names = tuple(str(n) for n in entry["features"])
-    sample = arrays["joint.sample"]
-    mean, scale = arrays["joint.mean"], arrays["joint.scale"]
-    components = arrays["joint.components"]
+    sample = arrays[f"{prefix}.sample"]
+    mean, scale = arrays[f"{prefix}.mean"], arrays[f"{prefix}.scale"]
+    components = arrays[f"{prefix}.components"]
     d = len(names)
     fit_rows = int(entry["fit_rows"])
     if (
-        any(features.get(n) is None or features[n].type != "numeric" for n in names)
-        or sample.ndim != 2
+        sample.ndim != 2
         or sample.shape[1] != d
         or mean.shape != (d,)
         or scale.shape != (d,)

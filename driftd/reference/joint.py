@@ -30,9 +30,14 @@ def build_joint(
     sample_size: int,
     variance: float,
     rng: np.random.Generator,
+    *,
+    max_components: int | None = None,
 ) -> JointSummary | None:
     """The joint summary of equal-length numeric ``columns`` (NaN where missing), or None when
-    there are fewer than two features or too few complete rows to fit a basis."""
+    there are fewer than two features or too few complete rows to fit a basis.
+
+    ``max_components`` caps the basis (a vector feature's dimensions), which then needs fewer
+    rows than dimensions to fit."""
     d = len(columns)
     if d < 2 or sample_size <= 0:
         return None
@@ -40,12 +45,13 @@ def build_joint(
     for col in columns:
         complete &= np.isfinite(col)
     rows = np.flatnonzero(complete)
-    if rows.size < max(2 * MIN_FIT_PER_FEATURE * d, 200):
+    per_feature = MIN_FIT_PER_FEATURE * d if max_components is None else 4 * max_components
+    if rows.size < max(2 * per_feature, 200):
         return None
     rng.shuffle(rows)
     take = min(sample_size, rows.size)
     rest = rows[take:]
-    if rest.size >= max(MIN_FIT_PER_FEATURE * d, take // 2):
+    if rest.size >= max(per_feature, take // 2):
         # Enough rows beside the sample: fit on them, and every sample row is held out.
         fit_at, fit_rows = np.sort(rest[:FIT_ROWS]), 0
     else:
@@ -54,7 +60,7 @@ def build_joint(
     picked = rows[:take]
     sample = np.column_stack([col[picked] for col in columns])
     fit_on = np.column_stack([col[fit_at] for col in columns])
-    pca = _fit(fit_on, variance)
+    pca = _fit(fit_on, variance, max_components)
     if pca is None:
         return None
     return JointSummary(
@@ -69,11 +75,11 @@ def build_joint(
     )
 
 
-def _fit(rows: np.ndarray, variance: float) -> PCAReconstruction | None:
+def _fit(rows: np.ndarray, variance: float, max_components: int | None) -> PCAReconstruction | None:
     from detectors.errors import DetectorInputError
 
     try:
-        return PCAReconstruction.fit(rows, variance)
+        return PCAReconstruction.fit(rows, variance, max_components)
     except DetectorInputError:
         return None
 

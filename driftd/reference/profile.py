@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-FeatureType = Literal["numeric", "categorical"]
+FeatureType = Literal["numeric", "categorical", "vector"]
 OTHER = "__other__"
 
 
@@ -57,24 +57,6 @@ class CategoricalSummary:
 
 
 @dataclass(frozen=True)
-class FeatureProfile:
-    """One feature of the reference profile."""
-
-    name: str
-    type: FeatureType
-    count: int
-    missing: int
-    numeric: NumericSummary | None = None
-    categorical: CategoricalSummary | None = None
-
-    @property
-    def missing_rate(self) -> float:
-        """Share of reference rows where the feature was missing or NaN."""
-        total = self.count + self.missing
-        return self.missing / total if total else 0.0
-
-
-@dataclass(frozen=True)
 class JointSummary:
     """Reference rows of the numeric features taken together, for multivariate statistics.
 
@@ -93,6 +75,34 @@ class JointSummary:
     components: np.ndarray
     explained: float
     variance: float = 0.65  # the share of variance asked for (a refit for fewer features)
+
+
+@dataclass(frozen=True)
+class VectorSummary:
+    """Reference of a vector feature (an embedding: a list of ``dim`` floats per event): a
+    bounded sample of its rows and a PCA basis, as for the numeric features taken together."""
+
+    dim: int
+    joint: JointSummary
+
+
+@dataclass(frozen=True)
+class FeatureProfile:
+    """One feature of the reference profile."""
+
+    name: str
+    type: FeatureType
+    count: int
+    missing: int
+    numeric: NumericSummary | None = None
+    categorical: CategoricalSummary | None = None
+    vector: VectorSummary | None = None
+
+    @property
+    def missing_rate(self) -> float:
+        """Share of reference rows where the feature was missing or NaN."""
+        total = self.count + self.missing
+        return self.missing / total if total else 0.0
 
 
 @dataclass(frozen=True)

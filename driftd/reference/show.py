@@ -18,6 +18,13 @@ def describe(profile: Profile) -> str:
     if profile.performance:
         perf = ", ".join(f"{k}={v:.4g}" for k, v in sorted(profile.performance.items()))
         lines.append(f"reference performance: {perf}")
+    if profile.joint is not None:
+        j = profile.joint
+        lines.append(
+            f"joint sample (multivariate statistics): {j.sample.shape[0]:,} rows of "
+            f"{len(j.features)} numeric features, {j.components.shape[0]} principal components "
+            f"({j.explained:.0%} of the variance)"
+        )
     lines.append("")
     lines.append(f"{'feature':<24} {'type':<12} {'missing':>8}  summary")
     for feat in profile.features.values():
@@ -34,6 +41,12 @@ def describe(profile: Profile) -> str:
             summary = f"{len(c.domain)} categories ({top})"
             if other:
                 summary += f", other {other:,}"
+        elif feat.vector is not None:
+            j = feat.vector.joint
+            summary = (
+                f"{feat.vector.dim} dimensions, {j.components.shape[0]} principal components "
+                f"({j.explained:.0%} of the variance), sample {j.sample.shape[0]:,} rows"
+            )
         else:
             summary = ""
         lines.append(f"{feat.name:<24} {feat.type:<12} {feat.missing_rate:>7.2%}  {summary}")

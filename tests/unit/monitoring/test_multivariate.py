@@ -203,3 +203,22 @@ def test_pca_limits_keep_their_false_alarm_rate(skewed: bool, adaptive: bool) ->
     )  # fmt: skip
     # At or below the 95 % binomial interval of the target (bench/calibration.py: 1e-3, 1e-4).
     assert alarms <= stats.binom.ppf(0.975, references * windows, alpha)
+
+
+def test_the_limit_is_taken_at_the_number_of_complete_rows(profile_path: Path) -> None:
+    config = _config(profile_path)
+    collect = _Collect()
+    processor = MonitoringProcessor(config, load_profiles(config), [collect])
+    stream = config.streams[0]
+    values = []
+    for i, raw in enumerate(_values(_rows(0.8, WINDOW, seed=12))):
+        event = json.loads(raw)
+        if i % 4 == 0:
+            event["x"]["a"] = None
+        values.append(json.dumps(event).encode())
+    processor.process(stream, StreamDecoder(stream).decode(values))
+    (state,) = processor.monitors[0]._segments.values()
+    limits = {t.spec.stat.statistic: t.threshold.limit(1500) for t in state.tests}
+    got = {v.statistic: v.limit for v in collect.verdicts if v.feature == "multivariate"}
+    # 1,500 complete rows of 4 features: the limit at 1,500 rows, not at 6,000 values.
+    assert got == {"pca": limits["pca"], "classifier": limits["classifier"]}
