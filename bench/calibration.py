@@ -1,4 +1,4 @@
-"""False-alarm rates of the calibrated histogram statistics on null windows.
+"""False-alarm rates of the calibrated statistics on null windows.
 
 For each statistic (psi, linf, js) and histogram shape, references of 5,000 events and windows
 are drawn from one "true" distribution; each reference's limit comes from its own histogram, as
@@ -7,12 +7,14 @@ alpha = 1e-3 and at the per-test alpha of the default family (one false alarm pe
 windows over 10 tests, Sidak: about 1e-4), with the 95 % binomial interval of the target. The
 ``ratio`` is target / observed (1 is exact, above 1 conservative).
 
-The multivariate statistics (``pca``, ``classifier``) get the same rows on six correlated
-features, Gaussian and lognormal (skewed reconstruction errors), windows of 1,000 rows, each
-reference a joint sample built as ``reference build`` builds it.
+Normalised Wasserstein gets the same rows on references of 5,000 values from a normal and a
+lognormal law (windows of 1,000). The multivariate statistics (``pca``, ``classifier``) get
+them on six correlated features, Gaussian and lognormal (skewed reconstruction errors),
+windows of 1,000 rows, each reference a joint sample built as ``reference build`` builds it.
 
-    python bench/calibration.py                      # about 15 minutes on 2 cores
+    python bench/calibration.py                      # about 20 minutes on 2 cores
     python bench/calibration.py --only multivariate  # about 5 minutes
+    python bench/calibration.py --only wasserstein   # about 4 minutes
     python bench/calibration.py --quick
 """
 
@@ -35,6 +37,7 @@ from tests.nullwindows import (
     adaptive_false_alarms,
     multivariate_false_alarms,
     observed_false_alarms,
+    wasserstein_false_alarms,
 )
 
 SHAPES = {
@@ -47,12 +50,34 @@ SHAPES = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=["histogram", "multivariate"])
+    parser.add_argument("--only", choices=["histogram", "wasserstein", "multivariate"])
     args = parser.parse_args()
-    if args.only != "multivariate":
+    if args.only in (None, "histogram"):
         histogram(args.quick)
-    if args.only != "histogram":
+    if args.only in (None, "wasserstein"):
+        wasserstein(args.quick)
+    if args.only in (None, "multivariate"):
         multivariate(args.quick)
+
+
+def wasserstein(quick: bool) -> None:
+    """Rows for normalised Wasserstein: calibrated and adaptive, normal and lognormal."""
+    default = family_alpha(1000, 10, "sidak")
+    plans = [(1e-3, 10, 1000), (default, 20, 2500)]
+    if quick:
+        plans = [(1e-2, 4, 250)]
+    for alpha, references, windows in plans:
+        for skewed in (False, True):
+            for adaptive in (False, True):
+                started = time.perf_counter()
+                alarms = wasserstein_false_alarms(
+                    alpha, 1000, references=references, windows=windows, skewed=skewed,
+                    adaptive=adaptive, seed=11,
+                )  # fmt: skip
+                shape = "lognormal" if skewed else "normal"
+                policy = "adaptive_" if adaptive else ""
+                _row(f"false_alarms_{policy}wasserstein_{shape}", alarms,
+                     references * windows, alpha, started)  # fmt: skip
 
 
 def _row(name: str, alarms: int, total: int, alpha: float, started: float) -> None:

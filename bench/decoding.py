@@ -4,7 +4,10 @@ Prints one JSON object per line: ``{"name", "n", "value", "unit", "baseline", "r
 baseline is flat JSON (one event per record, dotted keys) decoded in the same run, interleaved,
 on the same events; ``ratio`` is the shape's rate over the baseline's (higher is better).
 Shapes: record paths (id in a header, model in the key, time from Kafka), KServe v1 batches
-of 8 rows in binary CloudEvents, Open Inference Protocol v2 tensors of 8 rows.
+of 8 rows in binary CloudEvents, Open Inference Protocol v2 tensors of 8 rows, plain Avro (a
+schema file), and the Confluent wire format as confluent-kafka's serializers write it: Avro,
+Protobuf and JSON Schema (schemas from confluent-kafka's in-process mock registry: each id is
+fetched once, so the registry's latency is not part of the rate).
 
     python bench/decoding.py            # 200,000 events, 5 rounds
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import json
 import sys
 import time
@@ -40,11 +44,53 @@ def emit(name: str, n: int, value: float, unit: str, *, baseline: float, ratio: 
     print(json.dumps(line), flush=True)
 
 
-def _decoder(fields: dict[str, Any], protocol: str = "none") -> StreamDecoder:
+def _decoder(
+    fields: dict[str, Any], protocol: str = "none", registry: Any = None, **more: Any
+) -> StreamDecoder:
     cfg = StreamConfig.model_validate(
-        {"name": "s", "topic": "t", "protocol": protocol, "fields": fields}
+        {"name": "s", "topic": "t", "protocol": protocol, "fields": fields, **more}
     )
-    return StreamDecoder(cfg, clock=lambda: 1e10)
+    return StreamDecoder(cfg, clock=lambda: 1e10, registry=registry)
+
+
+def _wire_shapes(rows: list[dict[str, Any]]) -> dict[str, tuple[StreamDecoder, list[Record], int]]:
+    """Avro from a schema file, and the three Confluent wire formats."""
+    import tempfile
+
+    import fastavro
+    from confluent_kafka.schema_registry._sync.mock_schema_registry_client import (
+        MockSchemaRegistryClient,
+    )
+
+    from driftd.config.models import SchemaRegistryConfig
+    from driftd.registry import Registry
+    from tests.registry.records import AVRO, avro_event, serializers
+
+    client = MockSchemaRegistryClient({"url": "mock://bench"})
+    registry = Registry(SchemaRegistryConfig(url="http://mock"), client=client)
+    write = serializers(client)
+    fields = {"id": "request_id", "timestamp": "ts", "model": "model", "prediction": "score",
+              "features": {k: f"features.{k}" for k in ("amount", "age", "country")}}  # fmt: skip
+    out: dict[str, tuple[StreamDecoder, list[Record], int]] = {}
+    for fmt in ("avro", "protobuf", "json_schema"):
+        records = [Record(i, write[fmt](e, f"t-{fmt}"), e["ts"]) for i, e in enumerate(rows)]
+        decoder = _decoder(fields, registry=registry, format=fmt)
+        decoder.prepare([r.value for r in records])
+        out[f"{fmt}_registry"] = (decoder, records, len(rows))
+    schema = fastavro.parse_schema(AVRO)
+    with tempfile.NamedTemporaryFile("w", suffix=".avsc", delete=False) as f:
+        json.dump(AVRO, f)
+    plain = []
+    for i, e in enumerate(rows):
+        buf = io.BytesIO()
+        fastavro.schemaless_writer(buf, schema, avro_event(e))
+        plain.append(Record(i, buf.getvalue(), e["ts"]))
+    out["avro_schema_file"] = (
+        _decoder(fields, format="avro", schema_file=f.name),
+        plain,
+        len(rows),
+    )
+    return out
 
 
 def shapes(n: int) -> dict[str, tuple[StreamDecoder, list[Record], int]]:
@@ -81,6 +127,7 @@ def shapes(n: int) -> dict[str, tuple[StreamDecoder, list[Record], int]]:
         "open_inference_v2": (_decoder({"id": "id", "timestamp": "kafka.timestamp",
                               "features": {k: f"inputs.{k}" for k in NAMES}},
                               "open_inference_v2"), oip, n),
+        **_wire_shapes(rows),
     }  # fmt: skip
 
 

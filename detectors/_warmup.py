@@ -7,7 +7,8 @@ import time
 import numpy as np
 
 from . import _binning_kernels, _divergence_kernels, _kolmogorov, _ks_kernels
-from ._wasserstein_kernels import w1_sorted
+from ._wasserstein_kernels import w1_null_draws, w1_sorted
+from .pca import _errors as _pca_errors
 
 
 def warmup() -> float:
@@ -30,6 +31,10 @@ def warmup() -> float:
     x = np.linspace(0.0, 1.0, 40)
     y = np.linspace(0.25, 1.25, 50)
     _ks_kernels.ecdf_extremes(x, y, _ks_kernels.merge_block(x.size, y.size))
+    # Detectors hold their reference read-only, which Numba compiles as another type.
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    _ks_kernels.ecdf_extremes(frozen, y, _ks_kernels.merge_block(x.size, y.size))
     _ks_kernels.exact_sf_equal(40, 3)
     _ks_kernels.exact_sf_unequal(40, 50, 10, 30)
     # One call per region of the Kolmogorov distribution: Ruben-Gambino, Durbin's matrix,
@@ -49,4 +54,8 @@ def warmup() -> float:
     _divergence_kernels.linf_counts(p, q)
     _divergence_kernels.js_counts(p, q)
     w1_sorted(x, y)
+    w1_sorted(frozen, y)
+    w1_null_draws(x, 5, 2, 0)
+    # The PCA reconstruction kernel of the multivariate statistics.
+    _pca_errors(np.zeros((2, 2)), np.zeros(2), np.ones(2), np.eye(2)[:1].copy())
     return time.perf_counter() - start

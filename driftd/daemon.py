@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from kafka.errors import KafkaError
@@ -51,7 +51,13 @@ from driftd.config.models import DriftdConfig, StreamConfig
 from driftd.deadletter import DeadLetters
 from driftd.deadline import Deadlined
 from driftd.decoding import DecodedBatch, Rejected, StreamDecoder
-from driftd.errors import ConfigError, DecodeError, DriftdError, StateError
+from driftd.errors import (
+    ConfigError,
+    DecodeError,
+    DriftdError,
+    RegistryUnavailableError,
+    StateError,
+)
 from driftd.failures import POLICIES
 from driftd.handover import Handover
 from driftd.health import Health
@@ -59,9 +65,12 @@ from driftd.metrics import Metrics
 from driftd.processor import Processor
 from driftd.producing import ProduceError
 from driftd.rebalance import hand_over
-from driftd.sources.base import Partition, RecordLike, Source
+from driftd.sources.base import Batch, Partition, RecordLike, Source
 from driftd.systemd import Notifier
 from driftd.timeunits import UnitCheck
+
+if TYPE_CHECKING:
+    from driftd.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +98,7 @@ class Daemon:
         checkpoints: CheckpointStore | None = None,
         handover: Handover | None = None,
         clock: Callable[[], float] = time.monotonic,
+        registry: Registry | None = None,
     ) -> None:
         self.config = config
         self.processor = processor
@@ -130,6 +140,11 @@ class Daemon:
                     len(restored.offsets),
                 )
         self._stop = threading.Event()
+        self._registry: Registry | None = registry
+        # A poll batch whose schemas the registry could not resolve: read again, in order,
+        # before anything new (consumption is paused meanwhile), once the registry answers.
+        self._held: Batch | None = None
+        self._registry_backoff = 0.0
         self._by_topic = self._decoders(config)
         self.health.set_condition("partitions_assigned", False)
         self._source = source_factory(self._on_assignment)
@@ -153,8 +168,15 @@ class Daemon:
         self, config: DriftdConfig
     ) -> dict[str, list[tuple[StreamConfig, StreamDecoder]]]:
         by_topic: dict[str, list[tuple[StreamConfig, StreamDecoder]]] = {}
+        if config.schema_registry is not None and (
+            self._registry is None or self._registry.cfg != config.schema_registry
+        ):
+            from driftd.registry import Registry
+
+            self._registry = Registry(config.schema_registry)
         for stream in config.streams:
-            by_topic.setdefault(stream.topic, []).append((stream, StreamDecoder(stream)))
+            decoder = StreamDecoder(stream, registry=self._registry)
+            by_topic.setdefault(stream.topic, []).append((stream, decoder))
             self.metrics.records_consumed.labels(stream=stream.name)
             self.metrics.events_decoded.labels(stream=stream.name)
             self.metrics.processing_errors.labels(stream=stream.name)
@@ -301,7 +323,7 @@ class Daemon:
             # member meanwhile is a rebalance like any other), health and SIGTERM still served.
             self._report_connection()
             return 0
-        self._pause(self._acks.failing)
+        self._pause(self._acks.failing or self._held is not None)
         try:
             batch = self._source.poll(self.config.kafka.poll_timeout)
         except KafkaError as exc:
@@ -328,6 +350,12 @@ class Daemon:
                 adopt=adopt,
                 resume=self._resume,
             )
+        if self._held is not None:
+            batch = self._with_held(batch, assigned)
+        if batch and not self._schemas_resolved(batch):
+            if self._uncommitted and self._broker_connected is not False and self._commit_due():
+                self._checkpoint_and_commit()  # what came before the held batch
+            return 0
         if not batch:
             # Idle: what the last batches left uncommitted is checkpointed and committed once
             # the interval is up, not only when a next record arrives; on a quiet topic that
@@ -352,6 +380,44 @@ class Daemon:
         self.metrics.poll_batches.inc()
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         return count
+
+    def _with_held(self, batch: Batch, assigned: set[Partition]) -> Batch:
+        """The held batch first, then what this poll brought (records fetched before the
+        pause took effect); partitions revoked meanwhile are dropped (their new owner reads
+        them from the committed offset)."""
+        held, self._held = self._held or {}, None
+        merged: dict[Partition, list[RecordLike]] = {}
+        for partition, records in [*held.items(), *batch.items()]:
+            if partition in assigned:
+                merged.setdefault(partition, []).extend(records)
+        return merged
+
+    def _schemas_resolved(self, batch: Batch) -> bool:
+        """Resolve the schema ids of every record in ``batch``, or hold it: a registry that
+        does not answer must not turn records into dead letters."""
+        if self._registry is None:
+            return True
+        try:
+            for partition, records in batch.items():
+                values = [r.value for r in records]
+                for _, decoder in self._by_topic.get(partition.topic, ()):
+                    decoder.prepare(values)
+        except RegistryUnavailableError as exc:
+            self._held = batch
+            self.metrics.registry_unavailable.inc()
+            if self.health.condition("schema_registry") is not False:
+                log.warning("%s; holding %d partition(s) until it does", exc, len(batch))
+            self.health.set_condition("schema_registry", False)
+            cfg = self.config.schema_registry
+            ceiling = cfg.retry_backoff_max if cfg is not None else 30.0
+            self._registry_backoff = min(max(0.5, self._registry_backoff * 2), ceiling)
+            self._stop.wait(self._registry_backoff)
+            return False
+        if self._registry_backoff:
+            log.info("the schema registry answers again; reading the held records")
+            self._registry_backoff = 0.0
+        self.health.set_condition("schema_registry", True)
+        return True
 
     def _pause(self, paused: bool) -> None:
         if paused != self._paused:

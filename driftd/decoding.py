@@ -15,16 +15,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
 
-from driftd.config.models import StreamConfig
-from driftd.errors import DecodeError
+from driftd.config.models import StreamConfig, uses_registry
+from driftd.errors import ConfigError, DecodeError
 from driftd.fieldpaths import merged, payload_path, record_reader, walk
 from driftd.protocols import rows_of
 from driftd.sources.base import Partition
+
+if TYPE_CHECKING:
+    from driftd.registry import Registry
 
 # Role names of the fixed (non-feature) fields; features and segments get their own prefixes.
 _ROLES = ("id", "timestamp", "model", "model_version", "prediction", "label")
@@ -129,8 +132,14 @@ class StreamDecoder:
     (['r1'], [41], [None], 'invalid_json')
     """
 
-    def __init__(self, stream: StreamConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        stream: StreamConfig,
+        clock: Callable[[], float] = time.time,
+        registry: Registry | None = None,
+    ) -> None:
         self.stream = stream
+        self.registry = registry if uses_registry(stream) else None
         fields = stream.fields
         paths: dict[str, str] = {}
         for role in _ROLES:
@@ -160,7 +169,13 @@ class StreamDecoder:
         self._single = len(struct_paths) == 1
         self._n_columns = len(struct_paths)
         self._rows = rows_of(stream.protocol) if stream.protocol != "none" else None
-        if stream.format == "avro":
+        if self.registry is not None:
+            from driftd.registry import rows_of as wire_rows
+
+            self._rows = wire_rows(self.registry, stream.format)
+        elif uses_registry(stream):
+            raise ConfigError(f"stream {stream.name!r}: format {stream.format} needs a registry")
+        elif stream.format == "avro":
             from driftd import avro
 
             assert stream.schema_file is not None
@@ -174,6 +189,12 @@ class StreamDecoder:
         # of those out of range, how many would be in range read in another unit.
         self._times_checked = 0
         self._looks_like: Counter[str] = Counter()
+
+    def prepare(self, values: Sequence[bytes | None]) -> None:
+        """Resolve what decoding ``values`` needs from outside (schema ids in a registry);
+        raises RegistryUnavailableError when that cannot be done now. A no-op for other formats."""
+        if self.registry is not None:
+            self.registry.prepare(self.stream.format, values)
 
     def decode(
         self,

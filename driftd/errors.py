@@ -6,6 +6,7 @@
     ├── ConfigError          bad YAML or a value that fails validation (exit code 2)
     ├── ProfileError         a reference profile that is missing, corrupted or of another version
     ├── DecodeError          one Kafka record that cannot become an event (counted, never fatal)
+    ├── RegistryUnavailableError  the schema registry cannot answer now: records wait, retried
     ├── SourceError          the event source (Kafka) failed in a way the loop cannot ride out
     ├── StateError           state (a checkpoint, the outbox) could not be written; retried
     └── SinkError            a receiver failed; ``retryable`` and ``retry_after`` say what to do
@@ -45,6 +46,11 @@ class DecodeError(DriftdError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class RegistryUnavailableError(DriftdError):
+    """The schema registry did not answer (down, timed out, 5xx, 429): the records that need
+    its schemas are held and read again, never dead-lettered for it."""
 
 
 class SourceError(DriftdError):

@@ -42,6 +42,11 @@ class Health:
         with self._lock:
             self._conditions[name] = ok
 
+    def condition(self, name: str) -> bool | None:
+        """One readiness condition as last set (None: never set)."""
+        with self._lock:
+            return self._conditions.get(name)
+
     def ready(self) -> tuple[bool, list[str]]:
         """Whether every condition holds, and the names of those that do not."""
         with self._lock:

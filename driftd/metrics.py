@@ -35,6 +35,7 @@ class Metrics:
     batch_duration: Histogram
     commits: Counter
     commit_failures: Counter
+    registry_unavailable: Counter
     dead_letters: Counter
     assigned_partitions: Gauge
     consumer_lag: Gauge
@@ -97,6 +98,11 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             registry=registry,
         ),
         commits=Counter("driftd_offset_commits", "Offset commits to Kafka", registry=registry),
+        registry_unavailable=Counter(
+            "driftd_schema_registry_unavailable",
+            "Poll batches held because the schema registry did not answer",
+            registry=registry,
+        ),
         commit_failures=Counter(
             "driftd_offset_commit_failures", "Offset commits that failed", registry=registry
         ),

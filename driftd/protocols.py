@@ -10,6 +10,8 @@ address those::
                                "inputs": {name: value}, "outputs": {name: value}, "ce": {...}}
     cloudevents          a CloudEvent carrying one JSON event
                          row: {"id", "index": 0, "data": <data>, "ce": {...}}
+    seldon_v2            Seldon Core 2's ModelInferRequest protobuf (driftd.seldon); rows as
+    seldon_v2_response   open_inference_v2's, from ModelInferResponse for the response
 
 A tensor of shape ``[N]`` gives each row a scalar, ``[N, k]`` a list of k (``inputs.x.3``);
 ``data`` may be flat (row-major, as the protocol allows) or nested. BYTES tensors give text
@@ -43,6 +45,8 @@ _decode = msgspec.json.Decoder().decode
 def rows_of(protocol: str) -> Callable[[bytes | None, Any], list[dict[str, Any]]]:
     """The function from (record value, record headers) to row documents for ``protocol``;
     it raises DecodeError for a record that does not follow the protocol."""
+    if protocol in ("seldon_v2", "seldon_v2_response"):
+        return _seldon(protocol == "seldon_v2_response")
     body = {"kserve_v1": _kserve_v1, "open_inference_v2": _oip_v2, "cloudevents": _plain}[protocol]
 
     def rows(value: bytes | None, headers: Any) -> list[dict[str, Any]]:
@@ -57,6 +61,18 @@ def rows_of(protocol: str) -> Callable[[bytes | None, Any], list[dict[str, Any]]
         ce, data = _unwrap(doc, headers)
         request = ce.get("id") or (data.get("id") if isinstance(data, dict) else None)
         return body(data, None if request is None else str(request), ce)
+
+    return rows
+
+
+def _seldon(response: bool) -> Callable[[bytes | None, Any], list[dict[str, Any]]]:
+    from driftd.seldon import document
+
+    def rows(value: bytes | None, headers: Any) -> list[dict[str, Any]]:
+        if value is None:
+            raise DecodeError("empty", "record has no value (tombstone)")
+        doc = document(value, response, headers)
+        return _oip_v2(doc, doc["id"], {})
 
     return rows
 

@@ -1,7 +1,9 @@
 """Shared fixtures: a real Kafka broker, topic factory, and CI strictness.
 
 ``DRIFTD_TEST_BOOTSTRAP=host:port`` points the integration tests at an existing broker instead
-of starting one. With ``CI=true`` a broker that cannot be started fails the run, and so does any
+of starting one, and ``DRIFTD_TEST_SCHEMA_REGISTRY=url`` at an existing schema registry's
+Confluent-compatible API instead of building and starting Apicurio (tests/registry/). With
+``CI=true`` a broker or registry that cannot be started fails the run, and so does any
 skipped test: CI never passes with tests silently not run.
 """
 
@@ -39,6 +41,40 @@ def kafka_broker() -> Iterator[object | None]:
         pytest.skip(f"no Kafka broker (set DRIFTD_TEST_BOOTSTRAP to use your own): {exc}")
     yield broker
     broker.cleanup()
+
+
+def _registry() -> object:
+    from tests.registry.server import RegistryError, SchemaRegistry
+
+    try:
+        registry = SchemaRegistry()
+        registry.start()
+    except (RegistryError, OSError) as exc:
+        if CI:
+            pytest.fail(f"CI=true and the test schema registry could not be started: {exc}")
+        pytest.skip(f"no schema registry (set DRIFTD_TEST_SCHEMA_REGISTRY to use yours): {exc}")
+    return registry
+
+
+@pytest.fixture(scope="session")
+def schema_registry_url() -> Iterator[str]:
+    """The Confluent-compatible API of a real schema registry: Apicurio started for the
+    session, or ``DRIFTD_TEST_SCHEMA_REGISTRY``'s."""
+    env = os.environ.get("DRIFTD_TEST_SCHEMA_REGISTRY")
+    if env:
+        yield env
+        return
+    registry = _registry()
+    yield registry.url  # type: ignore[attr-defined]
+    registry.stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def own_schema_registry() -> Iterator[object]:
+    """A schema registry of this test alone, which it may stop and start (an outage)."""
+    registry = _registry()
+    yield registry
+    registry.stop()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

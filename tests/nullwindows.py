@@ -138,3 +138,39 @@ def multivariate_false_alarms(
             policy.observe(value, drifted)
             alarms += drifted
     return alarms
+
+
+def wasserstein_false_alarms(
+    alpha: float,
+    n: int,
+    *,
+    references: int,
+    windows: int,
+    skewed: bool = False,
+    adaptive: bool = False,
+    seed: int = 7,
+) -> int:
+    """Windows over the normalised Wasserstein limit, of ``references`` x ``windows`` null
+    windows of ``n``; each reference a sample of 5,000 (a profile's KS/Wasserstein sample)."""
+    import detectors
+    from driftd.monitoring.nulls import WassersteinNull
+
+    rng = np.random.default_rng([seed, n, round(1 / alpha), int(skewed), int(adaptive), 2])
+
+    def draw(size: int) -> np.ndarray:
+        return rng.lognormal(size=size) if skewed else rng.normal(size=size)
+
+    alarms = 0
+    for _ in range(references):
+        sample = draw(5000)
+        w1 = detectors.Wasserstein(sample)
+        null = WassersteinNull(sample, w1.scale, seed=int(rng.integers(1 << 30)))
+        policy: Threshold = CalibratedLimit(null, 1.0 / alpha, "none")
+        if adaptive:
+            policy = AdaptiveLimit(policy)
+        for _ in range(windows):
+            value = w1.score(draw(n)).statistic
+            drifted = bool(value > policy.limit(n))
+            policy.observe(value, drifted)
+            alarms += drifted
+    return alarms

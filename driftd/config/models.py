@@ -7,6 +7,7 @@ it by that name, and the graph (monitors → streams → fields) is checked as a
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 from functools import cache
 from pathlib import Path
@@ -80,6 +81,53 @@ class KafkaSecurity(Section):
         return self
 
 
+class SchemaRegistryConfig(Section):
+    """A Confluent-compatible schema registry (Confluent, Apicurio's ``/apis/ccompat/v7``,
+    Redpanda, Karapace) for streams of ``format: avro | protobuf | json_schema`` on the
+    Confluent wire format (a 0 byte, a 4-byte schema id, the payload)."""
+
+    url: str = Field(pattern=r"^https?://")
+    basic_auth_user: str | None = None
+    basic_auth_password: SecretStr | None = None
+    basic_auth_password_file: Path | None = None
+    bearer_token_file: Path | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    # Each request's deadline; an unreachable registry holds the records (never dead-letters
+    # them), retried with backoff doubling up to retry_backoff_max.
+    timeout: PositiveDuration = 10.0
+    retry_backoff_max: PositiveDuration = 30.0
+    bearer_token: SecretStr | None = Field(default=None, exclude=True)
+
+    @field_validator("ca_file", "cert_file", "key_file", "bearer_token_file")
+    @classmethod
+    def _files(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _resolve(value, info)
+
+    @model_validator(mode="after")
+    def _secrets(self, info: ValidationInfo) -> SchemaRegistryConfig:
+        if self.basic_auth_password is not None and self.basic_auth_password_file is not None:
+            raise ValueError("give basic_auth_password or basic_auth_password_file, not both")
+        if self.basic_auth_password_file is not None:
+            path = _resolve(self.basic_auth_password_file, info)
+            assert path is not None
+            secret = read_secret_file(path, "basic_auth_password_file")
+            object.__setattr__(self, "basic_auth_password", secret)
+        if (self.basic_auth_user is None) != (self.basic_auth_password is None):
+            raise ValueError("basic auth needs both basic_auth_user and a password")
+        if self.bearer_token_file is not None:
+            if self.basic_auth_user is not None:
+                raise ValueError("give basic auth or bearer_token_file, not both")
+            token = read_secret_file(self.bearer_token_file, "bearer_token_file")
+            if not token.get_secret_value():
+                raise ValueError(f"bearer_token_file {str(self.bearer_token_file)!r} is empty")
+            object.__setattr__(self, "bearer_token", token)
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("a client certificate needs both cert_file and key_file")
+        return self
+
+
 class KafkaConfig(Section):
     """The consumer: brokers, group, polling and error handling."""
 
@@ -150,17 +198,33 @@ class FieldMapping(Section):
         return value
 
 
+def uses_registry(stream: StreamConfig) -> bool:
+    """Whether the stream's records are on the Confluent wire format (schemas by id)."""
+    return stream.format in {"protobuf", "json_schema"} or (
+        stream.format == "avro" and stream.schema_file is None
+    )
+
+
 class StreamConfig(Section):
     """A Kafka topic plus a decoder and a field mapping."""
 
     name: Name
     topic: str = Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")
-    format: Literal["json", "avro"] = "json"
-    # format avro: each record value is one datum of this schema (an .avsc file).
+    # json: a JSON document per record. avro with schema_file: one Avro datum of that schema
+    # per record. avro without schema_file, protobuf, json_schema: the Confluent wire format,
+    # schemas fetched by id from schema_registry (the top-level section).
+    format: Literal["json", "avro", "protobuf", "json_schema"] = "json"
     schema_file: Path | None = None
     # An inference protocol whose records hold batches of rows (see driftd.protocols); the
     # field paths then address each row's document.
-    protocol: Literal["none", "kserve_v1", "open_inference_v2", "cloudevents"] = "none"
+    protocol: Literal[
+        "none",
+        "kserve_v1",
+        "open_inference_v2",
+        "cloudevents",
+        "seldon_v2",
+        "seldon_v2_response",
+    ] = "none"
     timestamp_unit: Literal["s", "ms", "us", "iso8601"] = "ms"
     # Event times outside [2000-01-01, now + timestamp_max_future] are refused (dead-lettered
     # with reason timestamp_out_of_range): one far-future time would close every tumbling
@@ -175,12 +239,10 @@ class StreamConfig(Section):
 
     @model_validator(mode="after")
     def _paths(self) -> StreamConfig:
-        if self.format == "avro" and self.schema_file is None:
-            raise ValueError("format avro needs schema_file (the .avsc the records follow)")
-        if self.format == "avro" and self.protocol != "none":
-            raise ValueError("format avro reads one event per record: set protocol none")
+        if self.format != "json" and self.protocol != "none":
+            raise ValueError(f"format {self.format} reads one event per record: set protocol none")
         if self.format != "avro" and self.schema_file is not None:
-            raise ValueError("schema_file is for format avro")
+            raise ValueError("schema_file is for format avro (plain Avro, no registry)")
         if self.schema_file is not None:
             from driftd.avro import load_schema
 
@@ -241,16 +303,28 @@ class StaticThreshold(Section):
 
 
 class CalibratedThreshold(Section):
-    """A limit from the statistic's null distribution, bootstrapped from the reference."""
+    """A limit from the statistic's null distribution, simulated from the reference."""
 
     type: Literal["calibrated"]
     windows_between_false_alarms: float = Field(default=1000.0, ge=1)
     family_correction: Literal["sidak", "bonferroni", "none"] = "sidak"
-    # Wasserstein's bootstrap; histogram statistics are simulated, up to max_draws per size.
-    bootstrap_samples: int = Field(default=400, ge=50, le=100_000)
+    # Accepted for configs written before Wasserstein was simulated like the histogram
+    # statistics; it has no effect (a warning says so).
+    bootstrap_samples: int | None = Field(default=None, ge=50, le=100_000)
+    # Simulated draws per window size, at most (Wasserstein: at most 50,000).
     max_draws: int = Field(default=500_000, ge=20_000, le=50_000_000)
     seed: int = 0
     min_effect: float | None = Field(default=None, ge=0)
+
+    @field_validator("bootstrap_samples")
+    @classmethod
+    def _no_longer_used(cls, value: int | None) -> int | None:
+        if value is not None:
+            logging.getLogger(__name__).warning(
+                "thresholds: bootstrap_samples no longer has an effect (Wasserstein's null is "
+                "simulated like the histogram statistics', up to max_draws); remove it"
+            )
+        return value
 
 
 class AdaptiveThreshold(Section):
@@ -510,12 +584,19 @@ class DriftdConfig(Section):
     logging: LoggingConfig = LoggingConfig()
     events: EventsConfig = EventsConfig()
     alerting: AlertingConfig | None = None
+    schema_registry: SchemaRegistryConfig | None = None
     streams: list[StreamConfig] = Field(min_length=1)
     monitors: list[MonitorConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _graph(self) -> DriftdConfig:
         problems: list[str] = []
+        for i, stream in enumerate(self.streams):
+            if uses_registry(stream) and self.schema_registry is None:
+                problems.append(
+                    f"streams[{i}]: format {stream.format} without schema_file reads the "
+                    "Confluent wire format and needs the schema_registry section (its url)"
+                )
         _unique([s.name for s in self.streams], "streams", problems)
         _unique([m.name for m in self.monitors], "monitors", problems)
         streams = {s.name: s for s in self.streams}

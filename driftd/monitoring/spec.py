@@ -201,9 +201,7 @@ class MonitorSpec:
         # A full count window is the common size: calibrated exactly, not on the size grid.
         anchors = (self.cfg.window.size,) if isinstance(self.cfg.window, CountWindow) else ()
         if isinstance(base, CalibratedThreshold):
-            return NullSettings(
-                base.bootstrap_samples, base.seed, base.max_draws, anchors, self._cache
-            )
+            return NullSettings(base.seed, base.max_draws, anchors, self._cache)
         return NullSettings(anchors=anchors, cache=self._cache)
 
     def threshold(self, stat: FeatureStatistic) -> Threshold:

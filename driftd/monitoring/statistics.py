@@ -16,8 +16,12 @@ import detectors
 from detectors import Score
 from detectors.ks import PVALUE_FLOOR
 from driftd.errors import ConfigError
-from driftd.monitoring.nulls import BootstrapNull, KSNull, NullModel, SimulatedNull, TailCache
+from driftd.monitoring.nulls import KSNull, NullModel, SimulatedNull, TailCache, WassersteinNull
 from driftd.reference.profile import OTHER, FeatureProfile
+
+# A Wasserstein draw costs the reference sample's size (a histogram draw, its bins): fewer
+# draws, the tail beyond them extrapolated (driftd.monitoring.nulls).
+WASSERSTEIN_MAX_DRAWS = 50_000
 
 # Distances are fitted as squares (they behave like the root of a chi-square); divergences as is.
 _POWER = {"psi": 1.0, "js": 2.0, "linf": 2.0, "wasserstein": 2.0}
@@ -25,10 +29,9 @@ _POWER = {"psi": 1.0, "js": 2.0, "linf": 2.0, "wasserstein": 2.0}
 
 @dataclass(frozen=True)
 class NullSettings:
-    """How null distributions are made: simulated draws (histogram statistics), bootstrap
-    samples (Wasserstein), the seed, sizes calibrated exactly, and where tails persist."""
+    """How null distributions are made: simulated draws at most, the seed, sizes calibrated
+    exactly, and where tails persist."""
 
-    bootstrap_samples: int = 400
     seed: int = 0
     max_draws: int = 500_000
     anchors: tuple[int, ...] = ()
@@ -103,15 +106,14 @@ def _numeric(feat: FeatureProfile, name: str, settings: NullSettings) -> Feature
         return FeatureStatistic(feat.name, name, js.score, null, _bin_names(num.edges))
     if name == "wasserstein":
         w1 = detectors.Wasserstein(num.sample)
-        sample = num.sample
-        scale = w1.scale
-
-        def draw(rng: np.random.Generator, n: int) -> float:
-            reference = rng.choice(sample, sample.size)
-            window = rng.choice(sample, n)
-            return detectors.wasserstein_distance(reference, window) / scale
-
-        null = BootstrapNull(draw, settings.bootstrap_samples, settings.seed, _POWER[name])
+        null = WassersteinNull(
+            num.sample,
+            w1.scale,
+            seed=settings.seed,
+            max_draws=min(settings.max_draws, WASSERSTEIN_MAX_DRAWS),
+            anchors=settings.anchors,
+            cache=settings.cache,
+        )
         return FeatureStatistic(feat.name, name, w1.score, null)
     raise ConfigError(f"statistic {name!r} does not apply to numeric feature {feat.name!r}")
 

@@ -138,10 +138,17 @@ def test_kserve_logger_batches_in_binary_cloudevents_give_the_flat_verdicts(
 ) -> None:
     """Records shaped as KServe's logger writes them through a Knative Kafka sink: the request
     body (``{"instances": [...]}`` with 4 rows each) as the value, the CloudEvent attributes as
-    ``ce_*`` headers; and, on a second stream, Open Inference Protocol v2 requests."""
+    ``ce_*`` headers; on a second stream, Open Inference Protocol v2 requests; and on a third,
+    the same requests as the protobuf ``ModelInferRequest`` Seldon Core 2 writes (typed
+    contents for two tensors, raw little-endian contents for the third)."""
+    import numpy as np
+
+    from driftd.seldon import message_class
+
     flat = make_topic("flat", partitions=1)
     kserve = make_topic("kserve-ce", partitions=1)
     oip = make_topic("oip", partitions=1)
+    seldon = make_topic("seldon", partitions=1)
     values = [*events(5 * WINDOW, seed=41), *events(3 * WINDOW, seed=42, shift=1.0,
               first_id=5 * WINDOW)]  # fmt: skip
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5)
@@ -171,6 +178,21 @@ def test_kserve_logger_batches_in_binary_cloudevents_give_the_flat_verdicts(
             ],
         }  # fmt: skip
         producer.send(oip, encode(tensors), timestamp_ms=ts)
+        request = message_class("ModelInferRequest")(id=f"req-{lo}", model_name="fraud-v3")
+        amount = request.inputs.add(name="amount", datatype="FP64", shape=[len(rows)])
+        amount.contents.fp64_contents.extend(r["features"]["amount"] for r in rows)
+        request.inputs.add(name="num", datatype="INT64", shape=[len(rows), 1])
+        country = request.inputs.add(name="country", datatype="BYTES", shape=[len(rows)])
+        country.contents.bytes_contents.extend(r["features"]["country"].encode() for r in rows)
+        ages = np.array([r["features"]["age"] for r in rows], dtype="<i8").tobytes()
+        # Raw contents are all or nothing: every tensor's bytes, in the order of the inputs.
+        request.raw_input_contents.extend([
+            np.array(amount.contents.fp64_contents, dtype="<f8").tobytes(), ages,
+            b"".join(len(c).to_bytes(4, "little") + c for c in country.contents.bytes_contents),
+        ])  # fmt: skip
+        amount.ClearField("contents")
+        country.ClearField("contents")
+        producer.send(seldon, request.SerializeToString(), timestamp_ms=ts)
     producer.flush()
     producer.close()
 
@@ -202,21 +224,32 @@ streams:
       timestamp: kafka.timestamp
       model: model_name
       features: {{amount: inputs.amount, age: inputs.num, country: inputs.country}}
+  - name: seldon
+    topic: {seldon}
+    protocol: seldon_v2
+    fields:
+      id: id
+      timestamp: kafka.timestamp
+      model: model_name
+      features: {{amount: inputs.amount, age: inputs.num, country: inputs.country}}
 monitors:
   - {{name: flat, streams: [flat], prediction_drift: false, {monitor}}}
+  - {{name: seldon, streams: [seldon], model: fraud-v3, prediction_drift: false, {monitor}}}
   - {{name: kserve, streams: [kserve], model: fraud-v3, prediction_drift: false, {monitor}}}
   - {{name: oip, streams: [oip], model: fraud-v3, prediction_drift: false, {monitor}}}
 """,
         env={},
     )
-    run = Run(cfg, [flat, kserve, oip])
+    run = Run(cfg, [flat, kserve, oip, seldon])
     # Event times differ: the flat stream's own, the others' from their record (the batch's
     # first row), so the windows are compared without them.
     assert run.seen("kserve", times=False) == run.seen("flat", times=False)
     assert run.seen("oip", times=False) == run.seen("flat", times=False)
+    assert run.seen("seldon", times=False) == run.seen("flat", times=False)
     drifted = run.drifted("kserve")
     assert {"amount", "country"} <= drifted and "age" not in drifted, drifted
     assert run.processor.events["kserve"] == run.processor.events["oip"] == len(values)
+    assert run.processor.events["seldon"] == len(values)
     assert run.all_decoded()
 
 

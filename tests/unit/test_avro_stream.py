@@ -13,8 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from driftd.config import parse_config
 from driftd.config.models import StreamConfig
 from driftd.decoding import StreamDecoder
+from driftd.errors import ConfigError
 from driftd.synthetic import events
 
 SCHEMA = {
@@ -110,8 +112,13 @@ def test_any_bytes_are_an_event_or_a_rejection(schema_file: Path, raw: bytes) ->
 
 def test_schema_problems_are_config_errors(tmp_path: Path, schema_file: Path) -> None:
     base = {"name": "a", "topic": "t", "fields": FIELDS}
-    with pytest.raises(ValidationError, match="needs schema_file"):
-        StreamConfig.model_validate({**base, "format": "avro"})
+    # Without schema_file, avro is the Confluent wire format: it needs a registry.
+    with pytest.raises(ConfigError, match="needs the schema_registry section"):
+        parse_config(
+            "kafka: {bootstrap_servers: ['k:1']}\n"
+            "streams: [{name: a, topic: t, format: avro, fields: {features: {x: x}}}]\n",
+            env={},
+        )
     (tmp_path / "bad.avsc").write_text('{"type": "no-such-type"}')
     with pytest.raises(ValidationError, match="is not an Avro schema"):
         StreamConfig.model_validate({**base, "format": "avro",

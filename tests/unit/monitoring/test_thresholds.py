@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from driftd.monitoring.nulls import BootstrapNull, KSNull, family_alpha, size_bucket
+from driftd.monitoring.nulls import KSNull, WassersteinNull, family_alpha, size_bucket
 from driftd.monitoring.thresholds import AdaptiveLimit, CalibratedLimit, StaticLimit
 
 
@@ -31,16 +31,21 @@ def test_ks_null_false_alarm_rate_on_simulated_windows() -> None:
     assert 0.01 <= alarms / 400 <= 0.12
 
 
-def test_bootstrap_null_tail_controls_false_alarms() -> None:
-    # A chi-square-like statistic: sum of squared standard normals (k=5), scaled by 1/n.
-    def draw(rng: np.random.Generator, n: int) -> float:
-        return float((rng.normal(size=5) ** 2).sum() / n)
-
-    null = BootstrapNull(draw, samples=400, seed=1, power=1.0)
-    limit = null.quantile(1000, 0.01)
-    exact = stats.chi2.isf(0.01, 5) / 1000
-    assert limit == pytest.approx(exact, rel=0.2)
-    assert null.quantile(1000, 0.01) == limit  # cached
+def test_wasserstein_null_matches_a_direct_bootstrap() -> None:
+    # The counts-over-atoms simulation against resampling with scipy's own distance.
+    rng = np.random.default_rng(4)
+    sample = rng.gamma(2.0, size=3000)
+    scale = float(np.subtract(*np.quantile(sample, [0.75, 0.25])))
+    null = WassersteinNull(sample, scale, seed=1)
+    direct = [
+        stats.wasserstein_distance(rng.choice(sample, sample.size), rng.choice(sample, 400)) / scale
+        for _ in range(4000)
+    ]
+    for alpha in (0.1, 0.01):
+        assert null.quantile(400, alpha) == pytest.approx(
+            float(np.quantile(direct, 1 - alpha)), rel=0.08
+        )
+    assert null.quantile(400, 0.01) == null.quantile(400, 0.01)  # cached
 
 
 def test_size_buckets_and_family_alpha() -> None:
