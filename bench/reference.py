@@ -7,6 +7,7 @@ pyarrow into one float64 matrix (the least any exact-quantile profiler must hold
 Prints one JSON object per line: name, n, value, unit, baseline, ratio.
 
     python bench/reference.py [--rows 1000000]
+    python bench/reference.py --rows 1000000 4000000   # and the growth of the peak RSS
 """
 
 from __future__ import annotations
@@ -78,15 +79,26 @@ def _child(code: str, *args: str) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     args = parser.parse_args()
+    peaks = [_measure(n) for n in args.rows]
+    if len(peaks) > 1:
+        # Flat memory: the peak at the largest size over that at the smallest.
+        print(json.dumps({
+            "name": "reference_build_peak_rss_growth", "n": args.rows[-1],
+            "value": round(peaks[-1] / peaks[0], 3), "unit": "ratio",
+            "baseline": args.rows[0], "ratio": round(peaks[-1] / peaks[0], 3),
+        }), flush=True)  # fmt: skip
+
+
+def _measure(n: int) -> int:
+    """Build a profile of ``n`` rows; print its rows; return the build's peak RSS."""
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "train.parquet"
-        _write(data, args.rows)
+        _write(data, n)
         seconds, rss = _child(CHILD_BUILD, str(data), str(Path(tmp) / "big.profile"))
         base_s, base_rss = _child(CHILD_BASELINE, str(data))
         size = (Path(tmp) / "big.profile").stat().st_size
-    n = args.rows
     rows = [
         {
             "name": "reference_build_seconds",
@@ -125,6 +137,7 @@ def main() -> None:
 
     for row in rows:
         print(json.dumps(row), flush=True)
+    return rss
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from driftd.errors import ProfileError
 from driftd.reference.joint import build_joint
 from driftd.reference.profile import FeatureProfile, VectorSummary
+from driftd.reference.streaming import Reservoir
 
 VECTOR_VALUES = 2_000_000
 MAX_COMPONENTS = 32
@@ -32,10 +33,8 @@ class VectorReservoir:
     def __init__(self, name: str, seed: int = 0) -> None:
         self.name = name
         self.dim: int | None = None
-        self.count = 0  # usable rows seen
         self.missing = 0
-        self.capacity = 0
-        self.kept = np.empty((0, 0))
+        self._reservoir: Reservoir | None = None
         self._rng = np.random.default_rng(seed)
 
     def add(self, array: pa.Array) -> None:
@@ -57,8 +56,8 @@ class VectorReservoir:
                     f"vector column {self.name!r} has {self.dim} dimensions; driftd reads "
                     f"vectors of 2 to {MAX_DIM}"
                 )
-            self.capacity = max(400, 2 * (VECTOR_VALUES // self.dim))
-            self.kept = np.empty((self.capacity, self.dim))
+            capacity = max(400, 2 * (VECTOR_VALUES // self.dim))
+            self._reservoir = Reservoir(capacity, self.dim, self._rng)
         ok = lengths == self.dim
         rows = np.empty((0, self.dim))
         if ok.any():
@@ -67,22 +66,18 @@ class VectorReservoir:
             rows = values.reshape(-1, self.dim)
             rows = rows[np.isfinite(rows).all(axis=1)]
         self.missing += len(array) - rows.shape[0]
-        self._sample(rows)
+        assert self._reservoir is not None
+        self._reservoir.add(rows)
 
-    def _sample(self, rows: np.ndarray) -> None:
-        # Algorithm R over the batch: row t (0-based over all rows) replaces a random kept row
-        # with probability capacity / (t + 1). Later rows win a shared slot, as in sequence.
-        n = rows.shape[0]
-        start = self.count
-        fill = max(0, min(n, self.capacity - start))
-        if fill:
-            self.kept[start : start + fill] = rows[:fill]
-        if n > fill:
-            seen = np.arange(start + fill, start + n) + 1
-            slots = self._rng.integers(0, seen)
-            take = slots < self.capacity
-            self.kept[slots[take]] = rows[fill:][take]
-        self.count += n
+    @property
+    def count(self) -> int:
+        """Usable rows seen."""
+        return 0 if self._reservoir is None else self._reservoir.seen
+
+    @property
+    def kept(self) -> np.ndarray:
+        """The sampled rows."""
+        return np.empty((0, 0)) if self._reservoir is None else self._reservoir.values()
 
     def summary(
         self, sample_size: int, variance: float, rng: np.random.Generator
@@ -91,7 +86,7 @@ class VectorReservoir:
         ``VECTOR_VALUES`` floats) with its PCA basis."""
         if self.dim is None:
             raise ProfileError(f"vector column {self.name!r} holds no vector")
-        kept = self.kept[: min(self.count, self.capacity)]
+        kept = self.kept
         take = min(sample_size or 10_000, VECTOR_VALUES // self.dim)
         names = [str(i) for i in range(self.dim)]
         joint = build_joint(names, list(kept.T), take, variance, rng, max_components=MAX_COMPONENTS)
