@@ -20,6 +20,7 @@ from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
 from driftd.records import State, Verdict
 from driftd.reference.build import BuildOptions, build_profile
 from driftd.reference.io import save_profile
+from tests.processing import Collect, run_stream
 
 FEATURES = ("a", "b", "c", "d")
 WINDOW = 2000
@@ -69,14 +70,6 @@ monitors:
     )
 
 
-class _Collect:
-    def __init__(self) -> None:
-        self.verdicts: list[Verdict] = []
-
-    def publish(self, verdicts: list[Verdict]) -> None:
-        self.verdicts.extend(verdicts)
-
-
 def _values(rows: np.ndarray) -> list[bytes]:
     out = []
     for r in rows:
@@ -86,15 +79,8 @@ def _values(rows: np.ndarray) -> list[bytes]:
 
 
 def _run(profile: Path, values: Sequence[bytes], batch: int) -> list[Verdict]:
-    config = _config(profile)
-    collect = _Collect()
-    processor = MonitoringProcessor(config, load_profiles(config), [collect])
-    stream = config.streams[0]
-    decoder = StreamDecoder(stream)
-    for lo in range(0, len(values), batch):
-        processor.process(stream, decoder.decode(values[lo : lo + batch]))
-    processor.flush()
-    return [v for v in collect.verdicts if v.kind != "schema"]
+    verdicts = run_stream(_config(profile), values, batch)
+    return [v for v in verdicts if v.kind != "schema"]
 
 
 def test_a_correlation_change_is_seen_only_by_the_multivariate_statistics(
@@ -153,7 +139,7 @@ def test_a_profile_without_a_joint_sample_is_refused(tmp_path: Path) -> None:
     path = save_profile(build_profile(csv, BuildOptions(joint_sample_size=0)), tmp_path / "p")
     config = _config(path)
     with pytest.raises(ConfigError, match="no joint sample; rebuild it"):
-        MonitoringProcessor(config, load_profiles(config), [_Collect()])
+        MonitoringProcessor(config, load_profiles(config), [Collect()])
 
 
 def test_a_monitor_on_fewer_features_refits_the_basis(profile_path: Path) -> None:
@@ -162,7 +148,7 @@ def test_a_monitor_on_fewer_features_refits_the_basis(profile_path: Path) -> Non
     config = config.model_copy(update={"monitors": [monitor]})
     rows = _rows(0.8, WINDOW, seed=9)
     stream = config.streams[0]
-    collect = _Collect()
+    collect = Collect()
     processor = MonitoringProcessor(config, load_profiles(config), [collect])
     processor.process(stream, StreamDecoder(stream).decode(_values(rows)))
     pca = [v for v in collect.verdicts if v.statistic == "pca"]
@@ -207,7 +193,7 @@ def test_pca_limits_keep_their_false_alarm_rate(skewed: bool, adaptive: bool) ->
 
 def test_the_limit_is_taken_at_the_number_of_complete_rows(profile_path: Path) -> None:
     config = _config(profile_path)
-    collect = _Collect()
+    collect = Collect()
     processor = MonitoringProcessor(config, load_profiles(config), [collect])
     stream = config.streams[0]
     values = []

@@ -15,12 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from driftd.config import parse_config
-from driftd.decoding import StreamDecoder
-from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
 from driftd.records import State, Verdict
 from driftd.reference.build import BuildOptions, build_profile
 from driftd.reference.io import load_profile, save_profile
 from driftd.reference.vectors import VECTOR_VALUES, VectorReservoir
+from tests.processing import run_stream
 
 DIM = 48
 WINDOW = 1000
@@ -71,24 +70,8 @@ monitors:
     )
 
 
-class _Collect:
-    def __init__(self) -> None:
-        self.verdicts: list[Verdict] = []
-
-    def publish(self, verdicts: list[Verdict]) -> None:
-        self.verdicts.extend(verdicts)
-
-
 def _run(profile: Path, values: Sequence[bytes], batch: int) -> list[Verdict]:
-    config = _config(profile)
-    collect = _Collect()
-    processor = MonitoringProcessor(config, load_profiles(config), [collect])
-    stream = config.streams[0]
-    decoder = StreamDecoder(stream)
-    for lo in range(0, len(values), batch):
-        processor.process(stream, decoder.decode(values[lo : lo + batch]))
-    processor.flush()
-    return collect.verdicts
+    return run_stream(_config(profile), values, batch)
 
 
 def _values(rows: np.ndarray, seed: int) -> list[bytes]:
