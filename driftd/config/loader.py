@@ -116,7 +116,10 @@ def _describe(err: Any, raw: Any) -> str:
         known = _known_keys(err, loc, raw)
         if known:
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            if close:
+            if close and close[0] == str(loc[-1]):
+                # The vocabulary is global: the key exists, in another section.
+                message += " here (that key belongs in another section)"
+            elif close:
                 message += f" (did you mean {close[0]!r}?)"
     elif err["type"] == "missing":
         message = "required key is missing"

@@ -449,3 +449,17 @@ monitors:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+
+
+def test_a_key_in_the_wrong_section_is_named_so_not_suggested_to_itself() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            "kafka: {bootstrap_servers: ['k:1']}\n"
+            "schema_registry: {url: 'http://r:8081'}\n"
+            "streams: [{name: a, topic: t, format: avro, schema_registry: {url: 'http://r'},"
+            " fields: {features: {x: x}}}]\n",
+            env={},
+        )
+    message = str(caught.value)
+    assert "streams[0].schema_registry: unknown key 'schema_registry' here" in message
+    assert "did you mean 'schema_registry'" not in message
