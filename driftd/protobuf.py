@@ -125,22 +125,49 @@ def _indexes(value: bytes, at: int) -> tuple[tuple[int, ...], int]:
 
 def document(message: Any) -> dict[str, Any]:
     """A message as the document field paths address (see the module docstring)."""
+    plan = _PLANS.get(message.DESCRIPTOR)
+    if plan is None:
+        plan = _PLANS[message.DESCRIPTOR] = _plan(message.DESCRIPTOR)
     out: dict[str, Any] = {}
-    for field in message.DESCRIPTOR.fields:
-        name = field.name
+    for name, how, field in plan:
+        value = getattr(message, name)
+        if how == _PLAIN:
+            out[name] = value
+        elif how == _PRESENCE:
+            out[name] = _value(field, value) if message.HasField(name) else None
+        elif how == _LIST:
+            out[name] = [_value(field, v) for v in value]
+        elif how == _PLAIN_LIST:
+            out[name] = list(value)
+        elif how == _MAP:
+            out[name] = {str(k): _value(field, v) for k, v in value.items()}
+        else:
+            out[name] = _value(field, value)
+    return out
+
+
+# How each field of a message type becomes a document value, worked out once per type: the
+# descriptor walk and its attribute lookups cost more than reading the values.
+_PLAIN, _PRESENCE, _LIST, _PLAIN_LIST, _MAP, _CONVERT = range(6)
+_PLANS: dict[Any, list[tuple[str, int, Any]]] = {}
+
+
+def _plan(descriptor: Any) -> list[tuple[str, int, Any]]:
+    plan = []
+    for field in descriptor.fields:
+        converts = field.message_type is not None or field.enum_type is not None
+        converts = converts or field.type == field.TYPE_BYTES
         if _repeated(field):
-            values = getattr(message, name)
             entry = field.message_type
             if entry is not None and entry.GetOptions().map_entry:
-                target = entry.fields_by_name["value"]
-                out[name] = {str(k): _value(target, v) for k, v in values.items()}
+                plan.append((field.name, _MAP, entry.fields_by_name["value"]))
             else:
-                out[name] = [_value(field, v) for v in values]
+                plan.append((field.name, _LIST if converts else _PLAIN_LIST, field))
         elif field.message_type is not None or field.has_presence:
-            out[name] = _value(field, getattr(message, name)) if message.HasField(name) else None
+            plan.append((field.name, _PRESENCE, field))
         else:
-            out[name] = _value(field, getattr(message, name))
-    return out
+            plan.append((field.name, _CONVERT if converts else _PLAIN, field))
+    return plan
 
 
 def _repeated(field: Any) -> bool:
