@@ -55,11 +55,12 @@ def message_reader(schema: Any, client: Any, sid: int) -> Any:
 
 def _add(pool: Any, schema: Any, client: Any, seen: set[str]) -> Any:
     from google.protobuf import descriptor_pb2, descriptor_pool
+    from google.protobuf.message import DecodeError as ProtoDecodeError
 
     try:
         raw = base64.b64decode(schema.schema_str, validate=True)
         proto = descriptor_pb2.FileDescriptorProto.FromString(raw)
-    except (binascii.Error, ValueError, TypeError) as exc:
+    except (binascii.Error, ValueError, TypeError, ProtoDecodeError) as exc:
         raise UnusableSchemaError(f"not a serialized FileDescriptorProto: {exc}") from None
     refs = {ref.name: ref for ref in (schema.references or [])}
     for dep in proto.dependency:
@@ -78,8 +79,11 @@ def _add(pool: Any, schema: Any, client: Any, seen: set[str]) -> Any:
             raise UnusableSchemaError(f"imports {dep!r}, which is not among its references")
     if not proto.name:
         proto.name = f"schema-{id(schema)}.proto"
-    pool.Add(proto)
-    return pool.FindFileByName(proto.name)
+    try:
+        pool.Add(proto)
+        return pool.FindFileByName(proto.name)
+    except (TypeError, ValueError, KeyError) as exc:  # what the pool raises on a bad file
+        raise UnusableSchemaError(f"the descriptor does not build: {exc}") from None
 
 
 def _descriptor(file: Any, indexes: tuple[int, ...], sid: int) -> Any:

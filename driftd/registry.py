@@ -144,8 +144,9 @@ class Registry:
             self._unknown[sid] = (self._clock(), "unusable_schema", f"schema {sid}: {exc}")
             return
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            # httpx's transport errors are OSErrors or its own; a malformed answer is a
-            # ValueError/KeyError: either way, not an answer to act on.
+            # Schemas that do not parse were turned into UnusableSchemaError above; what is
+            # left is the transport (OSError) or an answer that is not the registry's (a
+            # proxy's HTML page: ValueError/KeyError from the client): not an answer yet.
             self._down(f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # httpx.TransportError and kin do not derive from OSError
             if type(exc).__module__.startswith(("httpx", "httpcore", "ssl")):
@@ -180,16 +181,20 @@ class Registry:
         # fastavro straight from the registry's schema: confluent-kafka's AvroDeserializer
         # does the same plus per-call subject and rule handling driftd has no use for, at
         # about twice the cost per record (bench/decoding.py: 52k against 94k records/s).
+        from driftd.protobuf import UnusableSchemaError
+
+        # The network first (its errors mean "not now"), then parsing (its errors mean "never").
         schema = self._client.get_schema(sid)
+        texts = [
+            self._client.get_version(ref.subject, ref.version).schema.schema_str
+            for ref in schema.references or []
+        ]
         named: dict[str, Any] = {}
-        for ref in schema.references or []:
-            registered = self._client.get_version(ref.subject, ref.version)
-            fastavro.parse_schema(json.loads(registered.schema.schema_str), named_schemas=named)
         try:
+            for text in texts:
+                fastavro.parse_schema(json.loads(text), named_schemas=named)
             parsed = fastavro.parse_schema(json.loads(schema.schema_str), named_schemas=named)
         except (ValueError, TypeError, KeyError, fastavro.schema.SchemaParseException) as exc:
-            from driftd.protobuf import UnusableSchemaError
-
             raise UnusableSchemaError(f"not an Avro schema: {exc}") from None
         reader = fastavro.schemaless_reader
         unreadable = (EOFError, ValueError, IndexError, KeyError, TypeError, OverflowError)

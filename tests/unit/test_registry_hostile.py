@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from driftd.config import parse_config
 from driftd.config.models import SchemaRegistryConfig
 from driftd.decoding import StreamDecoder
+from driftd.errors import DecodeError, RegistryUnavailableError
 from driftd.registry import Registry
 from driftd.synthetic import events
 from tests.registry.records import serializers
@@ -89,3 +90,34 @@ def test_any_json_document_under_a_json_schema_id(doc: Any) -> None:
     features = doc.get("features") if isinstance(doc, dict) else None
     if features is not None and not isinstance(features, dict):
         assert batch.rejected  # a path through a value that is not an object: wrong shape
+
+
+def test_a_schema_that_does_not_parse_is_a_dead_letter_not_an_outage() -> None:
+    from confluent_kafka.schema_registry import Schema
+
+    client = MockSchemaRegistryClient({"url": "mock://broken"})
+    avro_id = client.register_schema("broken-avro", Schema('{"type": "nonsense"', "AVRO"))
+    proto_id = client.register_schema("broken-proto", Schema("not base64!", "PROTOBUF"))
+    registry = Registry(SchemaRegistryConfig(url="http://mock"), client=client)
+    for fmt, sid in (("avro", avro_id), ("protobuf", proto_id)):
+        value = b"\x00" + sid.to_bytes(4, "big") + b"\x02"
+        registry.prepare(fmt, [value])  # no RegistryUnavailableError: the registry answered
+        assert registry.up
+        with pytest.raises(DecodeError) as caught:
+            registry.reader(fmt, value)
+        assert caught.value.reason == "unusable_schema"
+
+
+class _Down:
+    """A registry client whose every request fails in the transport."""
+
+    def get_schema(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+def test_a_transport_failure_is_an_outage_and_nothing_is_resolved() -> None:
+    registry = Registry(SchemaRegistryConfig(url="http://down"), client=_Down())
+    value = b"\x00\x00\x00\x00\x07{}"
+    with pytest.raises(RegistryUnavailableError, match="Connection refused"):
+        registry.prepare("json_schema", [value])
+    assert not registry.up
