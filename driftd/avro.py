@@ -34,23 +34,34 @@ def load_schema(path: Path) -> Any:
         raise ConfigError(f"schema_file {str(path)!r} is not an Avro schema: {exc}") from None
 
 
+def read_datum(value: bytes, schema: Any, start: int = 0) -> Any:
+    """The one datum of ``schema`` in ``value`` from byte ``start``, nothing left over; else a
+    DecodeError with reason ``invalid_avro``. (Also the registry's Avro reader.)"""
+    from fastavro import schemaless_reader
+
+    buf = io.BytesIO(value)
+    buf.seek(start)
+    try:
+        datum = schemaless_reader(buf, schema, None)
+    except _UNREADABLE as exc:
+        raise DecodeError("invalid_avro", f"not a datum of the schema: {exc!r}") from None
+    left = len(value) - buf.tell()
+    if left:
+        raise DecodeError("invalid_avro", f"{left} byte(s) left after the datum")
+    return datum
+
+
+def as_rows(datum: Any) -> list[dict[str, Any]]:
+    """One datum as the one row document field paths address (a non-record as ``value``)."""
+    return [datum] if isinstance(datum, dict) else [{"value": datum}]
+
+
 def rows_of(schema: Any) -> Callable[[bytes | None, Any], list[dict[str, Any]]]:
     """The function from a record value to its one row document."""
-    from fastavro import schemaless_reader
 
     def rows(value: bytes | None, headers: Any) -> list[dict[str, Any]]:
         if value is None:
             raise DecodeError("empty", "record has no value (tombstone)")
-        buf = io.BytesIO(value)
-        try:
-            datum = schemaless_reader(buf, schema, None)
-        except _UNREADABLE as exc:
-            raise DecodeError("invalid_avro", f"not a datum of the schema: {exc!r}") from None
-        left = len(value) - buf.tell()
-        if left:
-            raise DecodeError("invalid_avro", f"{left} byte(s) left after the datum")
-        if not isinstance(datum, dict):
-            return [{"value": datum}]
-        return [datum]
+        return as_rows(read_datum(value, schema))
 
     return rows

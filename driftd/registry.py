@@ -173,7 +173,6 @@ class Registry:
         return _json_reader()
 
     def _avro(self, sid: int) -> Reader:
-        import io
         import json
 
         import fastavro
@@ -196,20 +195,10 @@ class Registry:
             parsed = fastavro.parse_schema(json.loads(schema.schema_str), named_schemas=named)
         except (ValueError, TypeError, KeyError, fastavro.schema.SchemaParseException) as exc:
             raise UnusableSchemaError(f"not an Avro schema: {exc}") from None
-        reader = fastavro.schemaless_reader
-        unreadable = (EOFError, ValueError, IndexError, KeyError, TypeError, OverflowError)
+        from driftd.avro import read_datum
 
         def read(value: bytes) -> Any:
-            buf = io.BytesIO(value)
-            buf.seek(5)
-            try:
-                datum = reader(buf, parsed, None)
-            except unreadable as exc:
-                raise DecodeError("invalid_avro", f"not a datum of schema {sid}: {exc!r}") from None
-            left = len(value) - buf.tell()
-            if left:
-                raise DecodeError("invalid_avro", f"{left} byte(s) left after the datum")
-            return datum
+            return read_datum(value, parsed, start=5)
 
         return read
 
@@ -251,10 +240,9 @@ def _json_reader() -> Reader:
 def rows_of(registry: Registry, fmt: str) -> Callable[[bytes | None, Any], list[dict[str, Any]]]:
     """The function from a wire-format record value to its one row document."""
 
+    from driftd.avro import as_rows
+
     def rows(value: bytes | None, headers: Any) -> list[dict[str, Any]]:
-        datum = registry.reader(fmt, value)(value)  # type: ignore[arg-type]
-        if not isinstance(datum, dict):
-            return [{"value": datum}]
-        return [datum]
+        return as_rows(registry.reader(fmt, value)(value))  # type: ignore[arg-type]
 
     return rows

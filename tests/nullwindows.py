@@ -4,7 +4,8 @@ tests/unit/monitoring/test_calibration.py asserts and bench/calibration.py repor
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -129,14 +130,22 @@ def multivariate_false_alarms(
         joint = build_joint(names, list(train.T), 10_000, 0.65, rng)
         assert joint is not None
         stat = build_multivariate(joint, statistic)
-        policy: Threshold = CalibratedLimit(stat.null, 1.0 / alpha, "none")
-        if adaptive:
-            policy = AdaptiveLimit(policy)
-        for _ in range(windows):
-            value = stat.score(_correlated(rng, n, skewed)).statistic
-            drifted = bool(value > policy.limit(n))
-            policy.observe(value, drifted)
-            alarms += drifted
+        values = (stat.score(_correlated(rng, n, skewed)).statistic for _ in range(windows))
+        alarms += _judged(stat.null, alpha, n, values, adaptive=adaptive)
+    return alarms
+
+
+def _judged(null: Any, alpha: float, n: int, values: Iterable[float], *, adaptive: bool) -> int:
+    """How many of ``values`` (windows of ``n``, in order) a calibrated limit on ``null`` at
+    ``alpha`` (adaptive over it, learning as it goes, when asked) calls drift."""
+    policy: Threshold = CalibratedLimit(null, 1.0 / alpha, "none")
+    if adaptive:
+        policy = AdaptiveLimit(policy)
+    alarms = 0
+    for value in values:
+        drifted = bool(value > policy.limit(n))
+        policy.observe(value, drifted)
+        alarms += drifted
     return alarms
 
 
@@ -165,13 +174,8 @@ def wasserstein_false_alarms(
         sample = draw(5000)
         w1 = detectors.Wasserstein(sample)
         null = WassersteinNull(sample, w1.scale, seed=int(rng.integers(1 << 30)))
-        policy: Threshold = CalibratedLimit(null, 1.0 / alpha, "none")
-        if adaptive:
-            policy = AdaptiveLimit(policy)
         lo, hi = float(sample.min()), float(sample.max())
-        for _ in range(windows):
-            value = w1.score(np.clip(draw(n), lo, hi)).statistic  # as the monitor scores it
-            drifted = bool(value > policy.limit(n))
-            policy.observe(value, drifted)
-            alarms += drifted
+        # Clipped to the sample's range, as the monitor scores it.
+        values = (w1.score(np.clip(draw(n), lo, hi)).statistic for _ in range(windows))
+        alarms += _judged(null, alpha, n, values, adaptive=adaptive)
     return alarms

@@ -25,11 +25,10 @@ from detectors.classifier import ClassifierTwoSample, auc_quantile
 from detectors.saddlepoint import mean_difference_quantile
 from driftd.config.models import MULTIVARIATE
 from driftd.errors import ConfigError
+from driftd.monitoring.nulls import MEMO_LIMIT
 from driftd.monitoring.statistics import FeatureStatistic
 from driftd.reference.joint import basis, held_out
 from driftd.reference.profile import JointSummary
-
-MEMO_LIMIT = 4096
 
 
 class PCANull:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from detectors.errors import DetectorInputError
 from detectors.pca import PCAReconstruction
 from driftd.errors import ProfileError
 from driftd.reference.profile import JointSummary
@@ -76,8 +77,6 @@ def build_joint(
 
 
 def _fit(rows: np.ndarray, variance: float, max_components: int | None) -> PCAReconstruction | None:
-    from detectors.errors import DetectorInputError
-
     try:
         return PCAReconstruction.fit(rows, variance, max_components)
     except DetectorInputError:

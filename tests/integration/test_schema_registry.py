@@ -23,7 +23,7 @@ from driftd.errors import RegistryUnavailableError
 from driftd.registry import Registry
 from driftd.synthetic import events
 from tests.integration.test_record_paths import WINDOW, WINDOWS, Run
-from tests.registry.records import serializers
+from tests.registry.records import serializers, stream_config
 
 PROFILE = Path(__file__).resolve().parents[1] / "data" / "fraud.profile"
 
@@ -34,27 +34,6 @@ def _serializers(url: str) -> dict[str, Callable[[dict[str, Any], str], bytes]]:
 
 def _registry(url: str) -> Registry:
     return Registry(SchemaRegistryConfig(url=url, timeout=5.0))
-
-
-def _stream(fmt: str) -> Any:
-    cfg = parse_config(
-        f"""
-kafka: {{bootstrap_servers: ["127.0.0.1:9"], group_id: g}}
-schema_registry: {{url: "http://127.0.0.1:9"}}
-streams:
-  - name: s
-    topic: t
-    format: {fmt}
-    fields:
-      id: request_id
-      timestamp: ts
-      model: model
-      prediction: score
-      features: {{amount: features.amount, age: features.age, country: features.country}}
-""",
-        env={},
-    )
-    return cfg.streams[0]
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +48,10 @@ def test_each_format_decodes_to_the_flat_json_events(
     topic = f"decode-{fmt}"
     write = _serializers(schema_registry_url)[fmt]
     values = [write(e, topic) for e in sample]
-    decoder = StreamDecoder(_stream(fmt), registry=_registry(schema_registry_url))
+    decoder = StreamDecoder(stream_config(fmt), registry=_registry(schema_registry_url))
     decoder.prepare(values)
     got = decoder.decode(values)
-    flat = StreamDecoder(_stream("json")).decode([msgspec.json.encode(e) for e in sample])
+    flat = StreamDecoder(stream_config("json")).decode([msgspec.json.encode(e) for e in sample])
     assert not got.rejected
     assert got.features == flat.features
     assert got.ids == flat.ids and got.predictions == flat.predictions
@@ -88,7 +67,7 @@ def test_a_new_schema_version_mid_stream_just_works(
         serializers["avro_v2" if i % 2 else "avro"](e, "evolve") for i, e in enumerate(sample)
     ]
     assert len({v[1:5] for v in values}) == 2  # two writer schema ids, interleaved
-    decoder = StreamDecoder(_stream("avro"), registry=_registry(schema_registry_url))
+    decoder = StreamDecoder(stream_config("avro"), registry=_registry(schema_registry_url))
     decoder.prepare(values)
     got = decoder.decode(values)
     assert not got.rejected
@@ -107,7 +86,7 @@ def test_foreign_bytes_and_unknown_ids_are_dead_letters_with_their_reason(
         good[:3],  # too short for a header
         None,
     ]
-    decoder = StreamDecoder(_stream("avro"), registry=_registry(schema_registry_url))
+    decoder = StreamDecoder(stream_config("avro"), registry=_registry(schema_registry_url))
     decoder.prepare(values)
     got = decoder.decode(values)
     reasons = {r.index: r.error.reason for r in got.rejected}
@@ -127,7 +106,7 @@ def test_an_unreachable_registry_raises_instead_of_rejecting(
     values = [_serializers(own_schema_registry.url)["avro"](e, "outage") for e in sample]
     registry = _registry(own_schema_registry.url)
     own_schema_registry.stop()
-    decoder = StreamDecoder(_stream("avro"), registry=registry)
+    decoder = StreamDecoder(stream_config("avro"), registry=registry)
     with pytest.raises(RegistryUnavailableError, match="did not answer"):
         decoder.prepare(values)
     assert registry.up is False

@@ -122,3 +122,25 @@ def avro_event(e: dict[str, Any], device: bool = False) -> dict[str, Any]:
     if device:
         features["device"] = f["device"]
     return {**{k: e[k] for k in ("request_id", "ts", "model", "score")}, "features": features}
+
+
+def stream_config(fmt: str, *, timed: bool = True) -> Any:
+    """A stream of ``format: fmt`` mapping the synthetic events' fields (the event time and
+    model too when ``timed``), under a placeholder registry URL."""
+    from driftd.config import parse_config
+
+    time = "timestamp: ts, model: model, " if timed else ""
+    cfg = parse_config(
+        f"""
+kafka: {{bootstrap_servers: ["127.0.0.1:9"], group_id: g}}
+schema_registry: {{url: "http://127.0.0.1:9"}}
+streams:
+  - name: s
+    topic: t
+    format: {fmt}
+    fields: {{id: request_id, {time}prediction: score,
+              features: {{amount: features.amount, age: features.age, country: features.country}}}}
+""",
+        env={},
+    )
+    return cfg.streams[0]

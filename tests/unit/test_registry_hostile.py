@@ -12,13 +12,12 @@ from confluent_kafka.schema_registry._sync.mock_schema_registry_client import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from driftd.config import parse_config
 from driftd.config.models import SchemaRegistryConfig
 from driftd.decoding import StreamDecoder
 from driftd.errors import DecodeError, RegistryUnavailableError
 from driftd.registry import Registry
 from driftd.synthetic import events
-from tests.registry.records import serializers
+from tests.registry.records import serializers, stream_config
 
 FORMATS = ("avro", "protobuf", "json_schema")
 
@@ -31,22 +30,7 @@ def _decoders() -> tuple[dict[str, StreamDecoder], dict[str, bytes]]:
     decoders, headers = {}, {}
     for fmt in FORMATS:
         value = write[fmt](event, f"hostile-{fmt}")
-        cfg = parse_config(
-            f"""
-kafka: {{bootstrap_servers: ["127.0.0.1:9"], group_id: g}}
-schema_registry: {{url: "http://mock"}}
-streams:
-  - name: s
-    topic: t
-    format: {fmt}
-    fields:
-      id: request_id
-      prediction: score
-      features: {{amount: features.amount, age: features.age, country: features.country}}
-""",
-            env={},
-        )
-        decoder = StreamDecoder(cfg.streams[0], registry=registry)
+        decoder = StreamDecoder(stream_config(fmt, timed=False), registry=registry)
         decoder.prepare([value])
         decoders[fmt], headers[fmt] = decoder, value[:5]
     return decoders, headers
