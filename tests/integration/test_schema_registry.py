@@ -198,13 +198,16 @@ def test_a_registry_outage_holds_the_records_and_loses_none(
     from driftd.sources.kafka import KafkaSource
     from tests.integration.helpers import Background, wait_until
     from tests.integration.test_record_paths import Collect
+    from tests.registry.server import Gate
 
-    url = own_schema_registry.url
+    # driftd reaches the registry through a gate: closing it is the outage, and the registry
+    # keeps its schemas meanwhile (as a real one's storage does).
+    gate = Gate(own_schema_registry.port)
+    url = f"http://127.0.0.1:{gate.port}/apis/ccompat/v7"
     topics = {"json": make_topic("json"), "avro": make_topic("avro")}
     cfg = _config(kafka_bootstrap, url, topics)
-    # Register the schema, then take the registry down before driftd ever asks for it.
-    _produce(kafka_bootstrap, topics, stream_events, url)
-    own_schema_registry.stop()
+    # The schema is registered directly; driftd never gets to ask for it before the outage.
+    _produce(kafka_bootstrap, topics, stream_events, own_schema_registry.url)
 
     collect = Collect()
     metrics = build_metrics()
@@ -219,14 +222,13 @@ def test_a_registry_outage_holds_the_records_and_loses_none(
         assert not ready and "schema_registry" in why
         avro_monitor = next(m for m in processor.monitors if m.name == "avro")
         assert avro_monitor.windows_closed == 0
-        # The registry comes back (in memory: the same schema registered again, same id).
-        own_schema_registry.start()
-        _serializers(url)["avro"](stream_events[0], topics["avro"])
+        gate.open()  # the registry is reachable again
         wait_until(lambda: avro_monitor.windows_closed >= WINDOWS, 120, "avro windows")
         wait_until(lambda: health.ready()[0], 30, "ready again")
     finally:
         daemon.stop()
         run.join()
+        gate.close()
 
     def seen(monitor: str) -> list[tuple[Any, ...]]:
         return sorted(
