@@ -1,17 +1,21 @@
-"""End-to-end throughput from a real Kafka broker: driftd's pipeline vs a raw kafka-python consume.
+"""End-to-end throughput from a real Kafka broker, on both Kafka clients, in one run.
 
 Produces N JSON events with 20 features (15 numeric, 5 categorical) and a prediction, builds a
-reference profile for them, then in the same run measures
+reference profile for them, then measures, interleaved over ``--rounds`` rounds (best kept):
 
-- ``raw_consume``: a plain kafka-python consumer group reading the N records (the baseline);
-- ``pipeline``: driftd's loop (KafkaSource -> batch decoding -> schema checks -> windows ->
-  3 statistics per feature -> verdicts -> offset commits) over the same records;
-- ``processor_only``: decoding and monitoring of the same bytes with no Kafka at all.
+- ``raw_kafka_python`` / ``raw_librdkafka``: a plain consumer group reading the N records;
+- ``decode_kafka_python`` / ``decode_librdkafka``: the same plus driftd's batch decoding of
+  every record (StreamDecoder): the client-plus-decoding floor;
+- ``pipeline_kafka_python`` / ``pipeline_librdkafka``: driftd's loop (source -> decoding ->
+  schema checks -> windows -> 3 statistics per feature -> verdicts -> offset commits);
+- ``daemon_in_memory_source`` and ``processor_only``: the loop and the processing with no Kafka.
 
-Rates are timed from the first record received to the N-th, so group joins are excluded.
-Prints one JSON object per line: name, n, value, unit, baseline, ratio (value / baseline).
+``value`` is events/s from the first record received to the N-th (group joins excluded),
+``with_startup`` from creating the client, ``cpu_us_per_event`` the process CPU (all threads)
+per event. Prints one JSON object per line: name, n, value, unit, baseline (named by
+``baseline_name``), ratio (value / baseline).
 
-    python bench/pipeline.py [--events 300000] [--quick]
+    python bench/pipeline.py [--events 300000] [--quick] [--rounds 2]
     DRIFTD_BENCH_BOOTSTRAP=host:port python bench/pipeline.py   # use an existing broker
 """
 
@@ -24,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +76,7 @@ def _events(n: int, seed: int) -> list[bytes]:
     return out
 
 
-def _config_text(bootstrap: str, topic: str, profile: Path) -> str:
+def _config_text(bootstrap: str, topic: str, profile: Path, client: str = "kafka-python") -> str:
     features = "\n".join(
         f"        {name}: features.{name}"
         for name in [*(f"x{j}" for j in range(N_NUMERIC)), *(f"k{j}" for j in range(N_CATEGORICAL))]
@@ -79,6 +84,7 @@ def _config_text(bootstrap: str, topic: str, profile: Path) -> str:
     return f"""
 kafka:
   bootstrap_servers: ["{bootstrap}"]
+  client: {client}
   group_id: bench-{uuid.uuid4().hex[:8]}
   session_timeout: 6s
   heartbeat_interval: 1s
@@ -103,9 +109,42 @@ monitors:
 """
 
 
-def _raw_consume(bootstrap: str, topic: str, n: int) -> float:
+@dataclass(frozen=True)
+class Timing:
+    """One measured read of the topic: wall rates with and without start-up, CPU per event."""
+
+    rate: float  # events/s from the first record to the N-th
+    rate_with_startup: float  # events/s from creating the client to the N-th record
+    cpu_us: float  # process CPU (every thread) per event, first record to the N-th
+
+
+class _Clock:
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.started = (time.perf_counter(), time.process_time())
+        self.first: tuple[float, float] | None = None
+
+    def saw_first(self) -> None:
+        if self.first is None:
+            self.first = (time.perf_counter(), time.process_time())
+
+    def done(self) -> Timing:
+        end = (time.perf_counter(), time.process_time())
+        assert self.first is not None
+        wall = end[0] - self.first[0]
+        return Timing(
+            rate=self.n / wall,
+            rate_with_startup=self.n / (end[0] - self.started[0]),
+            cpu_us=(end[1] - self.first[1]) / self.n * 1e6,
+        )
+
+
+def _kafka_python_read(bootstrap: str, topic: str, n: int, decode: Any = None) -> Timing:
+    """A plain kafka-python consumer group reading the N records (decoding each batch with
+    ``decode`` when given: the client-plus-decoding floor)."""
     from kafka import KafkaConsumer
 
+    clock = _Clock(n)
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -117,45 +156,79 @@ def _raw_consume(bootstrap: str, topic: str, n: int) -> float:
         max_partition_fetch_bytes=8 << 20,
     )
     seen = 0
-    first = None
     while seen < n:
         for records in consumer.poll(timeout_ms=500).values():
-            if first is None:
-                first = time.perf_counter()
+            clock.saw_first()
             seen += len(records)
-    elapsed = time.perf_counter() - (first or time.perf_counter())
+            if decode is not None:
+                decode([r.value for r in records])
+    timing = clock.done()
     consumer.close()
-    return n / elapsed
+    return timing
 
 
-def _pipeline(bootstrap: str, topic: str, n: int, profile: Path) -> float:
+def _librdkafka_read(bootstrap: str, topic: str, n: int, decode: Any = None) -> Timing:
+    """The same on confluent-kafka's consumer (librdkafka), polled as RdKafkaSource does."""
+    from confluent_kafka import Consumer
+
+    clock = _Clock(n)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"raw-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "fetch.max.bytes": 64 << 20,
+            "max.partition.fetch.bytes": 8 << 20,
+        }
+    )
+    consumer.subscribe([topic])
+    seen = 0
+    while seen < n:
+        first = consumer.poll(0.5)
+        if first is None:
+            continue
+        messages = [first, *consumer.consume(19_999, 0)]
+        clock.saw_first()
+        values = [m.value() for m in messages if m.error() is None]
+        seen += len(values)
+        if decode is not None:
+            decode(values)
+    timing = clock.done()
+    consumer.close()
+    return timing
+
+
+def _pipeline(bootstrap: str, topic: str, n: int, profile: Path, client: str) -> Timing:
+    """driftd's loop on ``client``: source -> decoding -> schema checks -> windows -> 3
+    statistics per feature -> verdicts -> offset commits."""
+    from driftd.app import make_source
     from driftd.config import parse_config
     from driftd.daemon import Daemon
     from driftd.health import Health
     from driftd.metrics import build_metrics
     from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
     from driftd.monitoring.sinks import MetricsSink
-    from driftd.sources.kafka import KafkaSource
 
-    cfg = parse_config(_config_text(bootstrap, topic, profile), env={})
+    cfg = parse_config(_config_text(bootstrap, topic, profile, client), env={})
     metrics = build_metrics()
     processor = MonitoringProcessor(cfg, load_profiles(cfg), [MetricsSink(metrics.registry)])
     processor.warm_up()
+    clock = _Clock(n)
     daemon = Daemon(
-        cfg, lambda cb: KafkaSource(cfg.kafka, [topic], cb), processor, metrics, Health()
+        cfg, lambda cb: make_source(cfg.kafka, [topic], cb), processor, metrics, Health()
     )
     seen = 0
-    first = None
     while seen < n:
         got = daemon.run_once()
-        if got and first is None:
-            first = time.perf_counter()
+        if got:
+            clock.saw_first()
         seen += got
-    elapsed = time.perf_counter() - (first or time.perf_counter())
+    timing = clock.done()
     daemon.stop()
     daemon._shutdown()
     assert processor.monitors[0].windows_closed >= n // 5000 - 1
-    return n / elapsed
+    return timing
 
 
 def _daemon_file(values: list[bytes], profile: Path) -> float:
@@ -204,6 +277,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--quick", action="store_true", help="100,000 events")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (best kept)")
     args = parser.parse_args()
     n = 100_000 if args.quick else args.events
     from driftd.app import tune_gc
@@ -215,6 +289,7 @@ def main() -> None:
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient
 
+    from driftd.config import parse_config
     from driftd.reference import BuildOptions, build_profile, save_profile
 
     broker = None
@@ -247,36 +322,81 @@ def main() -> None:
             producer.close()
             size = sum(len(v) for v in values) / n
 
-            raw = _raw_consume(bootstrap, topic, n)
-            pipe = _pipeline(bootstrap, topic, n, profile)
+            from driftd.decoding import StreamDecoder
+
+            decoder = StreamDecoder(
+                parse_config(_config_text(bootstrap, topic, profile), env={}).streams[0]
+            )
+            runs: dict[str, list[Timing]] = {}
+            for _ in range(args.rounds):  # interleaved: every reader once per round
+                for name, run in [
+                    ("raw_kafka_python", lambda: _kafka_python_read(bootstrap, topic, n)),
+                    ("raw_librdkafka", lambda: _librdkafka_read(bootstrap, topic, n)),
+                    (
+                        "decode_kafka_python",
+                        lambda: _kafka_python_read(bootstrap, topic, n, decoder.decode),
+                    ),
+                    (
+                        "decode_librdkafka",
+                        lambda: _librdkafka_read(bootstrap, topic, n, decoder.decode),
+                    ),
+                    (
+                        "pipeline_kafka_python",
+                        lambda: _pipeline(bootstrap, topic, n, profile, "kafka-python"),
+                    ),
+                    (
+                        "pipeline_librdkafka",
+                        lambda: _pipeline(bootstrap, topic, n, profile, "librdkafka"),
+                    ),
+                ]:
+                    runs.setdefault(name, []).append(run())
+            best = {name: max(t, key=lambda t: t.rate) for name, t in runs.items()}
             only = _processor_only(values, profile)
             loop = _daemon_file(values, profile)
+
+            def row(name: str, baseline: str, **extra: Any) -> dict[str, Any]:
+                t, b = best[name], best[baseline]
+                return {
+                    "name": name,
+                    "n": n,
+                    "value": round(t.rate),
+                    "unit": "events/s",
+                    "baseline": round(b.rate),
+                    "baseline_name": baseline,
+                    "ratio": round(t.rate / b.rate, 3),
+                    "cpu_us_per_event": round(t.cpu_us, 2),
+                    "with_startup": round(t.rate_with_startup),
+                    **extra,
+                }
+
             rows = [
-                {
-                    "name": "raw_consume",
-                    "n": n,
-                    "value": round(raw),
-                    "unit": "events/s",
-                    "baseline": round(raw),
-                    "ratio": 1.0,
-                    "bytes_per_event": round(size),
-                },
-                {
-                    "name": "pipeline",
-                    "n": n,
-                    "value": round(pipe),
-                    "unit": "events/s",
-                    "baseline": round(raw),
-                    "ratio": round(pipe / raw, 3),
-                    "features": N_NUMERIC + N_CATEGORICAL,
-                    "statistics_per_feature": 3,
-                },
+                row("raw_kafka_python", "raw_kafka_python", bytes_per_event=round(size)),
+                row("raw_librdkafka", "raw_kafka_python"),
+                row("decode_kafka_python", "raw_kafka_python"),
+                row("decode_librdkafka", "raw_librdkafka"),
+                row(
+                    "pipeline_kafka_python",
+                    "raw_kafka_python",
+                    features=N_NUMERIC + N_CATEGORICAL,
+                    statistics_per_feature=3,
+                ),
+                row(
+                    "pipeline_librdkafka",
+                    "decode_librdkafka",
+                    ratio_to_raw=round(
+                        best["pipeline_librdkafka"].rate / best["raw_librdkafka"].rate, 3
+                    ),
+                ),
+            ]
+            raw = best["raw_kafka_python"].rate
+            rows += [
                 {
                     "name": "daemon_in_memory_source",
                     "n": n,
                     "value": round(loop),
                     "unit": "events/s",
                     "baseline": round(raw),
+                    "baseline_name": "raw_kafka_python",
                     "ratio": round(loop / raw, 3),
                 },
                 {
@@ -285,11 +405,12 @@ def main() -> None:
                     "value": round(only),
                     "unit": "events/s",
                     "baseline": round(raw),
+                    "baseline_name": "raw_kafka_python",
                     "ratio": round(only / raw, 3),
                 },
             ]
-            for row in rows:
-                print(json.dumps(row), flush=True)
+            for r in rows:
+                print(json.dumps(r), flush=True)
     finally:
         if broker is not None:
             broker.cleanup()

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from driftd.checkpoint import CheckpointStore
 from driftd.concept import build_concept_metrics
-from driftd.config.models import DriftdConfig
+from driftd.config.models import DriftdConfig, KafkaConfig
 from driftd.daemon import Daemon
 from driftd.deadletter import KafkaDeadLetters
 from driftd.dropped import DroppedEvents
@@ -31,6 +31,7 @@ from driftd.processing import build_processor
 from driftd.processor import Processor
 from driftd.producing import AckedProducer
 from driftd.report.live import LivePage
+from driftd.sources.base import AssignmentListener, Source
 from driftd.sources.connecting import ConnectingSource
 from driftd.sources.kafka import KafkaSource, consumer_options
 from driftd.systemd import Notifier
@@ -97,7 +98,7 @@ class Runtime:
         self.daemon = Daemon(
             config,
             lambda on_assign: ConnectingSource(
-                lambda: KafkaSource(config.kafka, topics, on_assign),
+                lambda: make_source(config.kafka, topics, on_assign),
                 describe=",".join(config.kafka.bootstrap_servers),
             ),
             processor,
@@ -132,6 +133,13 @@ class Runtime:
         return Handover(self._producer(), lambda **kw: KafkaConsumer(**(options | kw)), topic)
 
     def _producer(self) -> AckedProducer:
+        if self.config.kafka.client == "librdkafka":
+            from driftd.rdproducer import RdProducer
+            from driftd.sources.rdkafka import rdkafka_options
+
+            made = AckedProducer(RdProducer(rdkafka_options(self.config.kafka)))
+            self._producers.append(made)
+            return made
         from kafka import KafkaProducer
 
         def make() -> Any:
@@ -241,3 +249,12 @@ def run(
     runtime = Runtime(config, registry, config_path)
     runtime.daemon.install_signal_handlers()
     return runtime.run()
+
+
+def make_source(cfg: KafkaConfig, topics: list[str], on_assign: AssignmentListener) -> Source:
+    """The consumer on the configured client library."""
+    if cfg.client == "librdkafka":
+        from driftd.sources.rdkafka import RdKafkaSource
+
+        return RdKafkaSource(cfg, topics, on_assign)
+    return KafkaSource(cfg, topics, on_assign)

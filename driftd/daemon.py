@@ -56,6 +56,7 @@ from driftd.errors import (
     DecodeError,
     DriftdError,
     RegistryUnavailableError,
+    SourceError,
     StateError,
 )
 from driftd.failures import POLICIES
@@ -326,8 +327,8 @@ class Daemon:
         self._pause(self._acks.failing or self._held is not None)
         try:
             batch = self._source.poll(self.config.kafka.poll_timeout)
-        except KafkaError as exc:
-            # The broker being away is not fatal: kafka-python reconnects on the next poll.
+        except (KafkaError, SourceError) as exc:
+            # The broker being away is not fatal: the client reconnects on the next poll.
             log.warning("poll failed, retrying: %s", exc)
             self._report_connection()
             self._stop.wait(1.0)

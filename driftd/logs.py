@@ -61,6 +61,10 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+# The logger librdkafka's own lines go to (driftd.sources.rdkafka).
+CLIENT_LOGGER = "driftd.librdkafka"
+
+
 class ThirdPartyRateLimit(logging.Filter):
     """At most one record per message template every ``every_s`` seconds from ``prefixes``.
 
@@ -72,7 +76,7 @@ class ThirdPartyRateLimit(logging.Filter):
 
     def __init__(
         self,
-        prefixes: tuple[str, ...] = ("kafka",),
+        prefixes: tuple[str, ...] = ("kafka", CLIENT_LOGGER),
         every_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -85,7 +89,10 @@ class ThirdPartyRateLimit(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith(self._prefixes):
             return True
-        key = (record.name, str(record.msg))
+        # confluent-kafka logs every librdkafka line with one template ("%s [%s] %s"): the
+        # kind is its first argument, the facility (FAIL, ERROR, ...).
+        kind = record.args[0] if record.name == CLIENT_LOGGER and record.args else ""
+        key = (record.name, f"{record.msg}{kind}")
         now = self._clock()
         seen = self._last.get(key)
         if seen is not None and now - seen[0] < self._every:
@@ -113,3 +120,4 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger(CLIENT_LOGGER).setLevel(logging.WARNING)

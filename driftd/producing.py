@@ -19,10 +19,13 @@ from typing import Any
 from kafka.errors import KafkaError
 
 from driftd.errors import DriftdError
+from driftd.rdproducer import SendRefusedError
 
 log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes]]
+# What a client raises for a record it cannot take (kafka-python's, or driftd.rdproducer's).
+_SEND_ERRORS = (KafkaError, SendRefusedError)
 
 
 class ProduceError(DriftdError):
@@ -55,7 +58,7 @@ class AckedProducer:
         # Made on first use, not here: with the broker away at start-up the daemon must still
         # come up (HTTP, /healthz) and keep trying; a send until then fails and is sent again.
         self._producer: Any = None if callable(producer) else producer
-        self._unavailable: KafkaError | None = None
+        self._unavailable: Exception | None = None
         self._inflight: list[tuple[Outgoing, Any]] = []
         self.failures = 0
         self._failed_flushes = 0
@@ -78,7 +81,7 @@ class AckedProducer:
                 raise self._unavailable
             try:
                 self._producer = self._factory()
-            except KafkaError as exc:
+            except _SEND_ERRORS as exc:
                 self._unavailable = exc
                 raise
         return self._producer
@@ -91,7 +94,7 @@ class AckedProducer:
                 key=record.key,
                 headers=list(record.headers) or None,
             )
-        except KafkaError as exc:
+        except _SEND_ERRORS as exc:
             # Raised synchronously (metadata not available in max_block_ms, buffer full):
             # the record stays queued for the next flush.
             return _Failed(exc)
@@ -105,7 +108,7 @@ class AckedProducer:
         self._unavailable = None
         # KafkaTimeoutError when time is up: what is missing is counted below, record by record.
         if self._producer is not None:
-            with contextlib.suppress(KafkaError):
+            with contextlib.suppress(*_SEND_ERRORS):
                 self._producer.flush(timeout=max(0.0, timeout))
         kept: list[tuple[Outgoing, Any]] = []
         failed: list[str] = []
@@ -153,7 +156,7 @@ class AckedProducer:
     def close(self, timeout: float = 5.0) -> None:
         """Close the client (what is unacknowledged is replayed from Kafka on restart)."""
         if self._producer is not None:
-            with contextlib.suppress(KafkaError):
+            with contextlib.suppress(*_SEND_ERRORS):
                 self._producer.close(timeout=timeout)
 
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from hypothesis import settings
 
+from tests.kafka.client import apply as apply_kafka_client
+
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 # No per-example deadline: the first example of a property pays for Numba compiling its
@@ -23,6 +25,10 @@ CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # bench/, never in tests.
 settings.register_profile("driftd", deadline=None)
 settings.load_profile("driftd")
+
+# DRIFTD_TEST_KAFKA_CLIENT=kafka-python|librdkafka: the client of every test daemon whose
+# config names none (tests/kafka/client.py); scripts/test.sh runs the Kafka suites on both.
+apply_kafka_client()
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,8 @@ from driftd.synthetic import events
 from tests.fakes.http_apis import FakeApis
 from tests.integration.helpers import Background, produce, wait_until
 
-pytestmark = pytest.mark.integration
+# client_paths: scripts/test.sh runs these on kafka-python too.
+pytestmark = [pytest.mark.integration, pytest.mark.client_paths]
 
 PROFILE = Path(__file__).resolve().parents[1] / "data" / "fraud.profile"
 WINDOW = 2000  # events 10 ms apart: a window spans 20 s of event time

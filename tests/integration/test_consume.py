@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -15,16 +14,18 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from driftd.app import make_source
 from driftd.counting import CountingProcessor
 from driftd.daemon import Daemon
 from driftd.deadletter import KafkaDeadLetters
 from driftd.health import Health
 from driftd.metrics import build_metrics
 from driftd.producing import AckedProducer
-from driftd.sources.kafka import KafkaSource
 from tests.integration.helpers import Background, config, produce, wait_until
+from tests.kafka.client import driftd_command
 
-pytestmark = pytest.mark.integration
+# client_paths: scripts/test.sh runs these on kafka-python too.
+pytestmark = [pytest.mark.integration, pytest.mark.client_paths]
 
 
 def _event(i: int) -> dict[str, object]:
@@ -41,7 +42,7 @@ def _daemon(cfg, dead_letters=None) -> tuple[Daemon, CountingProcessor]:  # type
     metrics = build_metrics()
     daemon = Daemon(
         cfg,
-        lambda on_assign: KafkaSource(cfg.kafka, [cfg.streams[0].topic], on_assign),
+        lambda on_assign: make_source(cfg.kafka, [cfg.streams[0].topic], on_assign),
         processor,
         metrics,
         Health(),
@@ -161,7 +162,7 @@ streams:
     fields: {{id: id, timestamp: ts, features: {{amount: x.amount}}}}
 """)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "driftd", "run", "-c", str(cfg_file)],
+        [*driftd_command(), "run", "-c", str(cfg_file)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=os.environ.copy(),

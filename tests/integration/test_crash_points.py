@@ -31,7 +31,8 @@ from tests.integration.test_faults import (
     _encoded,
 )
 
-pytestmark = pytest.mark.integration
+# client_paths: scripts/test.sh runs these on kafka-python too.
+pytestmark = [pytest.mark.integration, pytest.mark.client_paths]
 
 PROFILE = Path(__file__).resolve().parents[1] / "data" / "fraud.profile"
 WINDOW = 2000

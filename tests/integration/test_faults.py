@@ -12,7 +12,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -29,6 +28,7 @@ from driftd.synthetic import events
 from tests.fakes.http_apis import FakeApis
 from tests.integration.helpers import produce, wait_until
 from tests.integration.test_consume import _free_port, _get
+from tests.kafka.client import driftd_command
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ class DaemonProcess:
         self.log = log
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "driftd", "run", "-c", str(config)],
+                [*driftd_command(), "run", "-c", str(config)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=os.environ.copy(),
@@ -242,6 +242,7 @@ def _checkpoint(state: Path) -> tuple[int, int]:
     return sum(offsets.values()), int(meta["events"].get("predictions", 0))
 
 
+@pytest.mark.client_paths
 def test_kill_9_under_load_then_restart_counts_every_event_once(
     kafka_bootstrap: str, make_topic: Callable[..., str], tmp_path: Path
 ) -> None:
@@ -359,6 +360,7 @@ def _event(i: int) -> dict[str, Any]:
     return {"id": f"r{i}", "ts": 1_700_000_000_000 + i, "x": {"amount": i * 1.5}, "score": 0.5}
 
 
+@pytest.mark.client_paths
 def test_broker_outage_of_60s_is_ridden_out(tmp_path: Path) -> None:
     from kafka.admin import KafkaAdminClient
 
@@ -512,6 +514,7 @@ def _odd_but_valid(rng: random.Random, i: int) -> dict[str, Any]:
     return event
 
 
+@pytest.mark.client_paths
 def test_100k_random_and_malformed_messages(
     kafka_bootstrap: str, make_topic: Callable[..., str], tmp_path: Path
 ) -> None:

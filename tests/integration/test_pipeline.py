@@ -9,6 +9,7 @@ import msgspec
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
+from driftd.app import make_source
 from driftd.config import parse_config
 from driftd.daemon import Daemon
 from driftd.health import Health
@@ -17,7 +18,6 @@ from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
 from driftd.monitoring.sinks import KafkaVerdictSink, MetricsSink
 from driftd.producing import AckedProducer
 from driftd.records import State, Verdict
-from driftd.sources.kafka import KafkaSource
 from driftd.synthetic import events
 from tests.integration.helpers import Background, produce, wait_until
 
@@ -96,7 +96,7 @@ def test_drift_only_on_shifted_features_within_two_windows(
     processor.warm_up()
     daemon = Daemon(
         cfg,
-        lambda cb: KafkaSource(cfg.kafka, [topic], cb),
+        lambda cb: make_source(cfg.kafka, [topic], cb),
         processor,
         metrics,
         Health(),

@@ -16,13 +16,14 @@ import msgspec
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from driftd.app import Runtime
+from driftd.app import Runtime, make_source
 from driftd.config import parse_config
-from driftd.sources.kafka import KafkaSource, release_parked
+from driftd.sources.kafka import release_parked
 from driftd.synthetic import events
 from tests.integration.helpers import Background, wait_until
 
-pytestmark = pytest.mark.integration
+# client_paths: scripts/test.sh runs these on kafka-python too.
+pytestmark = [pytest.mark.integration, pytest.mark.client_paths]
 
 PROFILE = Path(__file__).resolve().parents[1] / "data" / "fraud.profile"
 N = 20_000
@@ -65,7 +66,7 @@ def _read_all(bootstrap: str, preds: str, labels: str, skew: str) -> list[int]:
         f" {{name: l, topic: {labels}, fields: {{id: request_id}}}}]\n",
         env={},
     )
-    source = KafkaSource(cfg.kafka, [preds, labels], lambda assigned, revoked: None)
+    source = make_source(cfg.kafka, [preds, labels], lambda assigned, revoked: None)
     stamps: list[int] = []
     deadline = time.monotonic() + 90
     try:

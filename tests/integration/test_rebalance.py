@@ -14,7 +14,8 @@ from driftd.config import parse_config
 from driftd.synthetic import events
 from tests.integration.helpers import Background, wait_until
 
-pytestmark = pytest.mark.integration
+# client_paths: scripts/test.sh runs these on kafka-python too.
+pytestmark = [pytest.mark.integration, pytest.mark.client_paths]
 
 PROFILE = Path(__file__).resolve().parents[1] / "data" / "fraud.profile"
 WINDOW = 2000

@@ -12,13 +12,13 @@ import msgspec
 import pytest
 from kafka import KafkaProducer
 
+from driftd.app import make_source
 from driftd.config import parse_config
 from driftd.daemon import Daemon
 from driftd.health import Health
 from driftd.metrics import build_metrics
 from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
 from driftd.records import Verdict
-from driftd.sources.kafka import KafkaSource
 from driftd.synthetic import events
 from tests.integration.helpers import Background, wait_until
 
@@ -45,7 +45,7 @@ class Run:
         self.collect = Collect()
         self.metrics = build_metrics()
         self.processor = MonitoringProcessor(cfg, load_profiles(cfg), [self.collect])
-        daemon = Daemon(cfg, lambda cb: KafkaSource(cfg.kafka, topics, cb), self.processor,
+        daemon = Daemon(cfg, lambda cb: make_source(cfg.kafka, topics, cb), self.processor,
                         self.metrics, Health())  # fmt: skip
         run = Background(daemon.run)
         monitors = self.processor.monitors

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from tests.integration.helpers import wait_until
 from tests.integration.test_consume import _free_port, _get
+from tests.kafka.client import driftd_command
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ def test_sighup_applies_good_config_and_keeps_old_on_bad(
     cfg = tmp_path / "driftd.yaml"
     cfg.write_text(_config(kafka_bootstrap, topic, port, 1000))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "driftd", "run", "-c", str(cfg)],
+        [*driftd_command(), "run", "-c", str(cfg)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=os.environ.copy(),

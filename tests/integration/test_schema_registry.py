@@ -191,11 +191,11 @@ def test_a_registry_outage_holds_the_records_and_loses_none(
     own_schema_registry: Any,
     stream_events: list[dict[str, Any]],
 ) -> None:
+    from driftd.app import make_source
     from driftd.daemon import Daemon
     from driftd.health import Health
     from driftd.metrics import build_metrics
     from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
-    from driftd.sources.kafka import KafkaSource
     from tests.integration.helpers import Background, wait_until
     from tests.integration.test_record_paths import Collect
     from tests.registry.server import Gate
@@ -213,7 +213,7 @@ def test_a_registry_outage_holds_the_records_and_loses_none(
     metrics = build_metrics()
     health = Health()
     processor = MonitoringProcessor(cfg, load_profiles(cfg), [collect])
-    daemon = Daemon(cfg, lambda cb: KafkaSource(cfg.kafka, list(topics.values()), cb),
+    daemon = Daemon(cfg, lambda cb: make_source(cfg.kafka, list(topics.values()), cb),
                     processor, metrics, health)  # fmt: skip
     run = Background(daemon.run)
     try:

@@ -14,7 +14,8 @@ from tests.integration.helpers import produce, wait_until
 from tests.integration.test_consume import _free_port
 from tests.integration.test_faults import DaemonProcess, _event, _simple_config
 
-pytestmark = pytest.mark.integration
+# client_paths: scripts/test.sh runs these on kafka-python too.
+pytestmark = [pytest.mark.integration, pytest.mark.client_paths]
 
 
 def _kafka_lines(output: str) -> int:
