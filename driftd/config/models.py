@@ -271,6 +271,54 @@ class StreamConfig(Section):
         return self
 
 
+class InferenceJoinConfig(Section):
+    """Request and response records of one inference merged into one event by id
+    (driftd.monitoring.joining); monitors list the join's name as a stream."""
+
+    name: Name
+    # The streams holding the halves: one when requests and responses share a topic.
+    streams: list[Name] = Field(min_length=1, max_length=2)
+    # How long a half waits for the other (arrival time), and how many wait at once.
+    ttl: PositiveDuration = 300.0
+    max_pending: int = Field(default=100_000, ge=1, le=10_000_000)
+
+
+def joined_stream(join: InferenceJoinConfig, sides: list[StreamConfig]) -> StreamConfig:
+    """The stream a join makes: every field some side maps (the first side's path where
+    several do; the paths only name where values came from)."""
+
+    def first(role: str) -> str | None:
+        return next((getattr(s.fields, role) for s in sides if getattr(s.fields, role)), None)
+
+    features: dict[str, str] = {}
+    segments: dict[str, str] = {}
+    for side in sides:
+        for name, path in side.fields.feature_paths().items():
+            features.setdefault(name, path)
+        for name, path in side.fields.segments.items():
+            segments.setdefault(name, path)
+    fields = FieldMapping.model_construct(
+        id=first("id"),
+        timestamp=first("timestamp"),
+        model=first("model"),
+        model_version=first("model_version"),
+        features=features,
+        prediction=first("prediction"),
+        label=first("label"),
+        segments=segments,
+    )
+    return StreamConfig.model_construct(
+        name=join.name,
+        topic=sides[0].topic,
+        format=sides[0].format,
+        schema_file=None,
+        protocol=sides[0].protocol,
+        timestamp_unit=sides[0].timestamp_unit,
+        timestamp_max_future=sides[0].timestamp_max_future,
+        fields=fields,
+    )
+
+
 class CountWindow(Section):
     """Close a window every ``size`` events."""
 
@@ -589,7 +637,17 @@ class DriftdConfig(Section):
     alerting: AlertingConfig | None = None
     schema_registry: SchemaRegistryConfig | None = None
     streams: list[StreamConfig] = Field(min_length=1)
+    joins: list[InferenceJoinConfig] = Field(default_factory=list)
     monitors: list[MonitorConfig] = Field(default_factory=list)
+
+    def all_streams(self) -> dict[str, StreamConfig]:
+        """Every stream by name: the configured ones and those the joins make."""
+        streams = {s.name: s for s in self.streams}
+        for join in self.joins:
+            sides = [streams[n] for n in join.streams if n in streams]
+            if sides:
+                streams[join.name] = joined_stream(join, sides)
+        return streams
 
     @model_validator(mode="after")
     def _graph(self) -> DriftdConfig:
@@ -601,8 +659,27 @@ class DriftdConfig(Section):
                     "Confluent wire format and needs the schema_registry section (its url)"
                 )
         _unique([s.name for s in self.streams], "streams", problems)
+        _unique([s.name for s in self.streams] + [j.name for j in self.joins], "joins", problems)
         _unique([m.name for m in self.monitors], "monitors", problems)
-        streams = {s.name: s for s in self.streams}
+        configured = {s.name: s for s in self.streams}
+        for i, join in enumerate(self.joins):
+            _unique(list(join.streams), f"joins[{i}].streams", problems)
+            unknown = [n for n in join.streams if n not in configured]
+            if unknown:
+                problems.append(
+                    f"joins[{i}].streams: no stream named {unknown} (streams: {sorted(configured)})"
+                )
+                continue
+            sides = [configured[n] for n in join.streams]
+            if not all(s.fields.id for s in sides):
+                problems.append(
+                    f"joins[{i}]: every stream of a join needs fields.id (the join key)"
+                )
+            if not any(s.fields.prediction for s in sides):
+                problems.append(f"joins[{i}]: no stream of the join maps fields.prediction")
+            if not any(s.fields.feature_paths() for s in sides):
+                problems.append(f"joins[{i}]: no stream of the join maps fields.features")
+        streams = self.all_streams()
         for i, monitor in enumerate(self.monitors):
             for name in monitor.streams:
                 if name not in streams:

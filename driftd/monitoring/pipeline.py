@@ -6,9 +6,12 @@ import hashlib
 import json
 import logging
 import math
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import numpy as np
 
 from driftd.config.models import DriftdConfig, StreamConfig
@@ -16,6 +19,7 @@ from driftd.decoding import DecodedBatch, Rejected
 from driftd.errors import ConfigError, DecodeError, ProfileError
 from driftd.handover import Snapshot
 from driftd.monitoring.admission import id_problem, scalar_problem
+from driftd.monitoring.joining import RequestResponseJoin
 from driftd.monitoring.monitor import Monitor
 from driftd.monitoring.nulls import DirectoryTailCache, user_cache_dir
 from driftd.monitoring.sinks import VerdictSink
@@ -29,6 +33,8 @@ if TYPE_CHECKING:  # river and scipy.stats load only for a monitor with a concep
 
 log = logging.getLogger(__name__)
 
+# Checkpoint arrays of the joins (monitor names cannot hold ":").
+JOIN_PREFIX = "join:"
 _NO_TIME = DecodeError(
     "missing_timestamp", "a monitor with tumbling windows needs the event time (fields.timestamp)"
 )
@@ -66,13 +72,29 @@ class MonitoringProcessor:
         profiles: dict[str, Profile],
         sinks: list[VerdictSink],
         concept_metrics: ConceptMetrics | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.sinks = sinks
         # Each monitor's reference, as loaded (the live page draws its bins).
         self.profiles = profiles
         self.sink_errors: dict[str, int] = {}
-        streams = {s.name: s for s in config.streams}
+        streams = config.all_streams()
         self._streams = streams
+        # Request/response joins: each side stream's batches go through its joins, whose
+        # merged events are processed as the join's own stream.
+        self.joins = {
+            j.name: RequestResponseJoin(
+                j,
+                list(streams[j.name].fields.feature_paths()),
+                list(streams[j.name].fields.segments),
+                clock=clock,
+            )
+            for j in config.joins
+        }
+        self._joins_of: dict[str, list[str]] = {}
+        for j in config.joins:
+            for side in j.streams:
+                self._joins_of.setdefault(side, []).append(j.name)
         self._digests = {str(m.reference): _file_digest(m.reference) for m in config.monitors}
         self.monitors = []
         self.concepts: dict[str, ConceptMonitor] = {}
@@ -165,6 +187,15 @@ class MonitoringProcessor:
         for monitor in self.monitors:
             for stream in monitor.cfg.streams:
                 self._by_stream.setdefault(stream, []).append(monitor)
+        for name, join in self.joins.items():
+            prior_join = old.joins.get(name)
+            if (
+                prior_join is not None
+                and prior_join.cfg == join.cfg
+                and [old._streams.get(s) for s in join.cfg.streams]
+                == [self._streams[s] for s in join.cfg.streams]
+            ):
+                self.joins[name] = prior_join  # its waiting halves carry over
         self.events = dict(old.events)
         return kept
 
@@ -192,6 +223,28 @@ class MonitoringProcessor:
             held, self._held = self._held, None
             for window in _in_time_order(held):
                 self._deliver(window)
+        for name in self._joins_of.get(stream.name, ()):
+            self._process_joined(name, batch)
+
+    def _process_joined(self, name: str, batch: DecodedBatch) -> None:
+        join = self.joins[name]
+        merged = join.add(batch)
+        if not len(merged):
+            return
+        stream = self._streams[name]
+        refused = self.check(stream, merged)
+        if refused:
+            # No record to dead-letter (an event of two records): counted and logged.
+            join.counts.refused += len(refused)
+            log.warning(
+                "join %s: %d merged event(s) refused by its monitors (first: %s)",
+                name,
+                len(refused),
+                refused[0].error,
+            )
+            gone = {r.index for r in refused}
+            merged = merged.take([j for j in range(len(merged)) if j not in gone])
+        self.process(stream, merged)
 
     def check(self, stream: StreamConfig, batch: DecodedBatch) -> list[Rejected]:
         """Events of ``batch`` some monitor fed by ``stream`` cannot take, with the reason.
@@ -272,6 +325,8 @@ class MonitoringProcessor:
         """Expire label-join entries past their TTL (cheap when nothing is due)."""
         for concept in self.concepts.values():
             concept.tick()
+        for join in self.joins.values():
+            join.sweep()
 
     def warm_up(self) -> None:
         """Compile the kernels and calibrate the limits before the daemon reports ready."""
@@ -298,6 +353,9 @@ class MonitoringProcessor:
             mmeta, marrays = monitor.snapshot()
             meta["monitors"][monitor.name] = mmeta
             arrays.update({f"{monitor.name}/{k}": v for k, v in marrays.items()})
+        meta["joins"] = {}
+        for name, join in self.joins.items():
+            meta["joins"][name], arrays[f"{JOIN_PREFIX}{name}"] = join.snapshot()
         return meta, arrays
 
     def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -305,6 +363,15 @@ class MonitoringProcessor:
         self.events.update(meta.get("events", {}))
         for name, parts in meta.get("fed", {}).items():
             self.fed[name] = {Partition(str(t), int(p)) for t, p in parts}
+        for name, join in self.joins.items():
+            saved_join = meta.get("joins", {}).get(name)
+            data = arrays.get(f"{JOIN_PREFIX}{name}")
+            if saved_join is None or data is None:
+                continue
+            try:
+                join.restore(saved_join, data)
+            except (ValueError, KeyError, TypeError, msgspec.DecodeError) as exc:
+                log.warning("join %s starts afresh: its checkpoint does not fit (%s)", name, exc)
         for monitor in self.monitors:
             saved = meta["monitors"].get(monitor.name)
             if saved is None:
@@ -346,6 +413,7 @@ class MonitoringProcessor:
             "events": dict(self.events),
             "monitors": {m.name: m.status() for m in self.monitors},
             "concept": {name: c.status() for name, c in self.concepts.items()},
+            "joins": {name: j.status() for name, j in self.joins.items()},
             "sink_errors": dict(self.sink_errors),
         }
 
