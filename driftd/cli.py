@@ -169,7 +169,7 @@ def _check_config(path: str) -> int:
     from driftd.config import load_config
 
     config = load_config(path)
-    if config.monitors:
+    if config.monitors or config.comparisons:
         # Profiles are loaded and monitors built (features, thresholds), but Kafka is not
         # touched; without monitors nothing of the detectors is imported (fast).
         from driftd.processing import build_processor
@@ -179,7 +179,11 @@ def _check_config(path: str) -> int:
 
     for line in advice(config):
         print(f"{path}: warning: {line}", file=sys.stderr)
-    print(f"{path}: ok ({len(config.streams)} stream(s), {len(config.monitors)} monitor(s))")
+    comparisons = f", {len(config.comparisons)} comparison(s)" if config.comparisons else ""
+    print(
+        f"{path}: ok ({len(config.streams)} stream(s), {len(config.monitors)} monitor(s)"
+        f"{comparisons})"
+    )
     return 0
 
 

@@ -24,12 +24,13 @@ def build_processor(
     warm: bool = True,
     concept_metrics: ConceptMetrics | None = None,
 ) -> Processor:
-    """The event processor for a config: monitors when configured, else counting only.
+    """The event processor for a config: monitors (or comparisons) when configured, else
+    counting only.
 
     Loads every reference profile and builds every monitor, so a config that names a missing
     feature or a corrupted profile fails here, before Kafka is touched.
     """
-    if not config.monitors:
+    if not config.monitors and not config.comparisons:
         from driftd.counting import CountingProcessor
 
         return CountingProcessor()

@@ -18,7 +18,8 @@ class State(enum.StrEnum):
 class Verdict:
     """One statistic of one feature of one monitor (and segment) on one closed window.
 
-    ``kind`` is ``data`` (covariate drift), ``prediction``, ``schema`` (data quality) or
+    ``kind`` is ``data`` (covariate drift), ``prediction``, ``schema`` (data quality),
+    ``comparison`` (a candidate model against its baseline: shadow, canary) or
     ``concept`` (performance after the label join). ``window_start``/``window_end`` are event
     times in seconds (NaN when events carry none). ``window_epoch`` names the run of windows
     ``window_index`` counts in: it changes whenever a monitor's windows start over (a new

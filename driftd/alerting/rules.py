@@ -19,6 +19,7 @@ KIND_ALERTNAMES = {
     "prediction": "PredictionDrift",
     "schema": "DataQuality",
     "concept": "ConceptDrift",
+    "comparison": "ModelDivergence",
 }
 
 

@@ -30,6 +30,13 @@ def unalerted(config: DriftdConfig) -> list[str]:
         return []
     rules = [parse_matchers(r.matchers) for r in config.alerting.rules]
     out = []
+    for comparison in config.comparisons:
+        labels = {"alertname": KIND_ALERTNAMES["comparison"], "monitor": comparison.name}
+        if not any(_could_match(matchers, labels) for matchers in rules):
+            out.append(
+                f"alerting.rules: no rule matches {labels['alertname']} verdicts of comparison "
+                f"{comparison.name!r}: they never alert (add a rule, or a rule without matchers)"
+            )
     for monitor in config.monitors:
         kinds = ["data"]
         if monitor.prediction_drift:

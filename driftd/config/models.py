@@ -319,6 +319,31 @@ def joined_stream(join: InferenceJoinConfig, sides: list[StreamConfig]) -> Strea
     )
 
 
+class ComparisonSide(Section):
+    """One side of a comparison: a stream, optionally only one model or model version."""
+
+    stream: Name
+    model: str | None = None
+    model_version: str | None = None
+
+
+class ComparisonConfig(Section):
+    """A candidate model version judged against the baseline (driftd.monitoring.comparison)."""
+
+    name: Name
+    baseline: ComparisonSide
+    candidate: ComparisonSide
+    # shadow: both score the same requests (joined by id); canary: they serve different traffic.
+    mode: Literal["shadow", "canary"] = "shadow"
+    window: int = Field(default=1000, ge=10, le=10_000_000)  # pairs (shadow) or candidate events
+    alpha: float = Field(default=1e-3, gt=0.0, lt=0.5)  # false alarms per window, two-window test
+    max_disagreement: float = Field(default=0.05, ge=0.0, le=1.0)  # shadow: share of decisions
+    max_score_difference: float | None = Field(default=None, gt=0.0)  # shadow: mean |difference|
+    decision_threshold: float | None = 0.5  # score -> decision; null: compare values as they are
+    ttl: PositiveDuration = 300.0  # shadow: a prediction waits this long for its pair
+    max_pending: int = Field(default=100_000, ge=1, le=10_000_000)
+
+
 class CountWindow(Section):
     """Close a window every ``size`` events."""
 
@@ -639,6 +664,7 @@ class DriftdConfig(Section):
     streams: list[StreamConfig] = Field(min_length=1)
     joins: list[InferenceJoinConfig] = Field(default_factory=list)
     monitors: list[MonitorConfig] = Field(default_factory=list)
+    comparisons: list[ComparisonConfig] = Field(default_factory=list)
 
     def all_streams(self) -> dict[str, StreamConfig]:
         """Every stream by name: the configured ones and those the joins make."""
@@ -680,6 +706,41 @@ class DriftdConfig(Section):
             if not any(s.fields.feature_paths() for s in sides):
                 problems.append(f"joins[{i}]: no stream of the join maps fields.features")
         streams = self.all_streams()
+        _unique(
+            [m.name for m in self.monitors] + [c.name for c in self.comparisons],
+            "comparisons",
+            problems,
+        )
+        for i, comparison in enumerate(self.comparisons):
+            sides = (("baseline", comparison.baseline), ("candidate", comparison.candidate))
+            if comparison.baseline == comparison.candidate:
+                problems.append(
+                    f"comparisons[{i}]: baseline and candidate are the same predictions; "
+                    "tell them apart by stream, model or model_version"
+                )
+            for role, side in sides:
+                where = f"comparisons[{i}].{role}"
+                stream = streams.get(side.stream)
+                if stream is None:
+                    problems.append(
+                        f"{where}.stream: no stream named {side.stream!r} "
+                        f"(streams: {sorted(streams)})"
+                    )
+                    continue
+                if not stream.fields.prediction:
+                    problems.append(f"{where}: stream {side.stream!r} maps no fields.prediction")
+                if comparison.mode == "shadow" and not stream.fields.id:
+                    problems.append(
+                        f"{where}: shadow mode pairs predictions by id; stream "
+                        f"{side.stream!r} maps no fields.id"
+                    )
+                if side.model is not None and not stream.fields.model:
+                    problems.append(f"{where}.model: stream {side.stream!r} maps no fields.model")
+                if side.model_version is not None and not stream.fields.model_version:
+                    problems.append(
+                        f"{where}.model_version: stream {side.stream!r} maps no "
+                        "fields.model_version"
+                    )
         for i, monitor in enumerate(self.monitors):
             for name in monitor.streams:
                 if name not in streams:

@@ -140,6 +140,10 @@ class RequestResponseJoin:
             waiting = self._pending.get(ident)
             if waiting is None:
                 self._pending[ident] = half
+                if len(self._pending) > self.cfg.max_pending:
+                    # Per arrival, not per batch: which half goes must not depend on batching.
+                    del self._pending[next(iter(self._pending))]
+                    self.counts.evicted += 1
             elif waiting.kind == half.kind:
                 self.counts.duplicates += 1
             else:
@@ -147,15 +151,7 @@ class RequestResponseJoin:
                 self.counts.joined += 1
                 request, response = (waiting, half) if half.kind == _RESPONSE else (half, waiting)
                 out.append((key, _merge(request, response)))
-        self._bound()
         return _batch(out, self._features, self._segments)
-
-    def _bound(self) -> None:
-        over = len(self._pending) - self.cfg.max_pending
-        if over > 0:
-            for ident in list(self._pending)[:over]:
-                del self._pending[ident]
-            self.counts.evicted += over
 
     def sweep(self) -> int:
         """Expire halves that waited longer than the TTL; returns how many."""

@@ -19,6 +19,7 @@ from driftd.decoding import DecodedBatch, Rejected
 from driftd.errors import ConfigError, DecodeError, ProfileError
 from driftd.handover import Snapshot
 from driftd.monitoring.admission import id_problem, scalar_problem
+from driftd.monitoring.comparison import ComparisonMonitor
 from driftd.monitoring.joining import RequestResponseJoin
 from driftd.monitoring.monitor import Monitor
 from driftd.monitoring.nulls import DirectoryTailCache, user_cache_dir
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 # Checkpoint arrays of the joins (monitor names cannot hold ":").
 JOIN_PREFIX = "join:"
+COMPARISON_PREFIX = "comparison:"
 _NO_TIME = DecodeError(
     "missing_timestamp", "a monitor with tumbling windows needs the event time (fields.timestamp)"
 )
@@ -91,6 +93,7 @@ class MonitoringProcessor:
             )
             for j in config.joins
         }
+        self.comparisons = {c.name: ComparisonMonitor(c, clock=clock) for c in config.comparisons}
         self._joins_of: dict[str, list[str]] = {}
         for j in config.joins:
             for side in j.streams:
@@ -196,6 +199,10 @@ class MonitoringProcessor:
                 == [self._streams[s] for s in join.cfg.streams]
             ):
                 self.joins[name] = prior_join  # its waiting halves carry over
+        for name, comparison in self.comparisons.items():
+            prior_comparison = old.comparisons.get(name)
+            if prior_comparison is not None and prior_comparison.cfg == comparison.cfg:
+                self.comparisons[name] = prior_comparison
         self.events = dict(old.events)
         return kept
 
@@ -219,6 +226,9 @@ class MonitoringProcessor:
                 if concept is not None:
                     verdicts = _feed_concept(concept, stream, batch, monitor.cfg.model)
                     self._held.extend(_per_window(verdicts))
+            for comparison in self.comparisons.values():
+                if stream.name in comparison.streams:
+                    self._held.extend(_per_window(comparison.observe(stream.name, batch)))
         finally:
             held, self._held = self._held, None
             for window in _in_time_order(held):
@@ -327,6 +337,8 @@ class MonitoringProcessor:
             concept.tick()
         for join in self.joins.values():
             join.sweep()
+        for comparison in self.comparisons.values():
+            comparison.sweep()
 
     def warm_up(self) -> None:
         """Compile the kernels and calibrate the limits before the daemon reports ready."""
@@ -356,6 +368,9 @@ class MonitoringProcessor:
         meta["joins"] = {}
         for name, join in self.joins.items():
             meta["joins"][name], arrays[f"{JOIN_PREFIX}{name}"] = join.snapshot()
+        meta["comparisons"] = {}
+        for name, comparison in self.comparisons.items():
+            meta["comparisons"][name], arrays[f"{COMPARISON_PREFIX}{name}"] = comparison.snapshot()
         return meta, arrays
 
     def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -372,6 +387,17 @@ class MonitoringProcessor:
                 join.restore(saved_join, data)
             except (ValueError, KeyError, TypeError, msgspec.DecodeError) as exc:
                 log.warning("join %s starts afresh: its checkpoint does not fit (%s)", name, exc)
+        for name, comparison in self.comparisons.items():
+            saved_comparison = meta.get("comparisons", {}).get(name)
+            data = arrays.get(f"{COMPARISON_PREFIX}{name}")
+            if saved_comparison is None or data is None:
+                continue
+            try:
+                comparison.restore(saved_comparison, data)
+            except (ValueError, KeyError, TypeError, msgspec.DecodeError) as exc:
+                log.warning(
+                    "comparison %s starts afresh: its checkpoint does not fit (%s)", name, exc
+                )
         for monitor in self.monitors:
             saved = meta["monitors"].get(monitor.name)
             if saved is None:
@@ -414,6 +440,7 @@ class MonitoringProcessor:
             "monitors": {m.name: m.status() for m in self.monitors},
             "concept": {name: c.status() for name, c in self.concepts.items()},
             "joins": {name: j.status() for name, j in self.joins.items()},
+            "comparisons": {name: c.status() for name, c in self.comparisons.items()},
             "sink_errors": dict(self.sink_errors),
         }
 
