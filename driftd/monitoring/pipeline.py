@@ -365,12 +365,13 @@ class MonitoringProcessor:
             mmeta, marrays = monitor.snapshot()
             meta["monitors"][monitor.name] = mmeta
             arrays.update({f"{monitor.name}/{k}": v for k, v in marrays.items()})
-        meta["joins"] = {}
-        for name, join in self.joins.items():
-            meta["joins"][name], arrays[f"{JOIN_PREFIX}{name}"] = join.snapshot()
-        meta["comparisons"] = {}
-        for name, comparison in self.comparisons.items():
-            meta["comparisons"][name], arrays[f"{COMPARISON_PREFIX}{name}"] = comparison.snapshot()
+        for key, prefix, parts in (
+            ("joins", JOIN_PREFIX, self.joins),
+            ("comparisons", COMPARISON_PREFIX, self.comparisons),
+        ):
+            meta[key] = {}
+            for name, part in parts.items():
+                meta[key][name], arrays[f"{prefix}{name}"] = part.snapshot()
         return meta, arrays
 
     def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -378,26 +379,10 @@ class MonitoringProcessor:
         self.events.update(meta.get("events", {}))
         for name, parts in meta.get("fed", {}).items():
             self.fed[name] = {Partition(str(t), int(p)) for t, p in parts}
-        for name, join in self.joins.items():
-            saved_join = meta.get("joins", {}).get(name)
-            data = arrays.get(f"{JOIN_PREFIX}{name}")
-            if saved_join is None or data is None:
-                continue
-            try:
-                join.restore(saved_join, data)
-            except (ValueError, KeyError, TypeError, msgspec.DecodeError) as exc:
-                log.warning("join %s starts afresh: its checkpoint does not fit (%s)", name, exc)
-        for name, comparison in self.comparisons.items():
-            saved_comparison = meta.get("comparisons", {}).get(name)
-            data = arrays.get(f"{COMPARISON_PREFIX}{name}")
-            if saved_comparison is None or data is None:
-                continue
-            try:
-                comparison.restore(saved_comparison, data)
-            except (ValueError, KeyError, TypeError, msgspec.DecodeError) as exc:
-                log.warning(
-                    "comparison %s starts afresh: its checkpoint does not fit (%s)", name, exc
-                )
+        _restore_parts("join", self.joins, meta.get("joins", {}), arrays, JOIN_PREFIX)
+        _restore_parts(
+            "comparison", self.comparisons, meta.get("comparisons", {}), arrays, COMPARISON_PREFIX
+        )
         for monitor in self.monitors:
             saved = meta["monitors"].get(monitor.name)
             if saved is None:
@@ -443,6 +428,25 @@ class MonitoringProcessor:
             "comparisons": {name: c.status() for name, c in self.comparisons.items()},
             "sink_errors": dict(self.sink_errors),
         }
+
+
+def _restore_parts(
+    what: str,
+    parts: dict[str, Any],
+    saved: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    prefix: str,
+) -> None:
+    """Restore each join or comparison from its checkpoint; one that does not fit (another
+    config, another version) starts afresh, logged."""
+    for name, part in parts.items():
+        meta, data = saved.get(name), arrays.get(f"{prefix}{name}")
+        if meta is None or data is None:
+            continue
+        try:
+            part.restore(meta, data)
+        except (ValueError, KeyError, TypeError, msgspec.DecodeError) as exc:
+            log.warning("%s %s starts afresh: its checkpoint does not fit (%s)", what, name, exc)
 
 
 def _paths(monitor: Monitor, streams: list[StreamConfig]) -> dict[str, list[str]]:

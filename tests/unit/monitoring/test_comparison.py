@@ -21,6 +21,7 @@ from driftd.errors import ConfigError
 from driftd.monitoring.comparison import ks_limit, share_limit
 from driftd.monitoring.pipeline import MonitoringProcessor
 from driftd.records import State, Verdict
+from tests.jsonvalues import JSON_VALUES
 from tests.processing import Collect
 
 
@@ -73,6 +74,13 @@ def _canary_records(n: int, shift: float, seed: int) -> list[bytes]:
         out.append({"id": f"r{i}", "ts": 1_700_000_000_000 + i, "v": "v4" if canary else "v3",
                     "score": float(rng.beta(a, 5))})  # fmt: skip
     return [json.dumps(o).encode() for o in out]
+
+
+def _records(spec: str, seed: int) -> list[bytes]:
+    """A mildly diverging stream for ``spec``'s mode."""
+    if "shadow" in spec:
+        return _shadow_records(3000, flip=0.05, seed=seed)
+    return _canary_records(12_000, shift=0.2, seed=seed)
 
 
 def _run(config: Any, records: list[bytes], batch: int) -> tuple[list[Verdict], Any]:
@@ -159,11 +167,7 @@ def test_canary_labels_are_compared_by_their_shares() -> None:
 @pytest.mark.parametrize("spec", [SHADOW, CANARY])
 def test_the_verdicts_do_not_depend_on_batching(spec: str) -> None:
     config = _config(spec)
-    records = (
-        _shadow_records(3000, flip=0.05, seed=7)
-        if "shadow" in spec
-        else _canary_records(12_000, shift=0.2, seed=7)
-    )
+    records = _records(spec, seed=7)
     expected = _key(_run(config, records, batch=20_000)[0])
     assert expected
     for batch in (1, 100):
@@ -173,11 +177,7 @@ def test_the_verdicts_do_not_depend_on_batching(spec: str) -> None:
 @pytest.mark.parametrize("spec", [SHADOW, CANARY])
 def test_a_restore_mid_window_gives_the_uninterrupted_verdicts(spec: str) -> None:
     config = _config(spec)
-    records = (
-        _shadow_records(3000, flip=0.05, seed=8)
-        if "shadow" in spec
-        else _canary_records(12_000, shift=0.2, seed=8)
-    )
+    records = _records(spec, seed=8)
     expected = _key(_run(config, records, batch=20_000)[0])
     stream = config.streams[0]
     decoder = StreamDecoder(stream)
@@ -221,23 +221,16 @@ def test_a_comparison_is_checked_at_start_up() -> None:
         _config("{name: c, baseline: {stream: p}, candidate: {stream: p, model: m2}}")
 
 
-_JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats()
-    | st.text(max_size=4),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
-    max_leaves=4,
-)
-
-
 @settings(max_examples=150)
 @given(
     docs=st.lists(
         st.fixed_dictionaries(
             {"v": st.sampled_from(["v3", "v4"])},
-            optional={"id": _JSON | st.sampled_from(["a", "b"]), "ts": _JSON, "score": _JSON},
+            optional={
+                "id": JSON_VALUES | st.sampled_from(["a", "b"]),
+                "ts": JSON_VALUES,
+                "score": JSON_VALUES,
+            },
         ),
         max_size=40,
     ),

@@ -20,6 +20,7 @@ from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
 from driftd.records import Verdict
 from driftd.reference.build import BuildOptions, build_profile
 from driftd.reference.io import save_profile
+from tests.jsonvalues import JSON_VALUES
 from tests.processing import Collect, run_stream
 
 N = 12_000
@@ -281,27 +282,17 @@ def test_any_waiting_half_survives_a_checkpoint(values: list[Any]) -> None:
     assert again.pending == 1
 
 
-_JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**63)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=4),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
-    max_leaves=5,
-)
-
-
 @settings(max_examples=150)
 @given(
     docs=st.lists(
         st.fixed_dictionaries(
             {},
             optional={
-                "id": _JSON | st.sampled_from(["a", "b", "c"]),
-                "ts": _JSON,
-                "x": st.fixed_dictionaries({}, optional={"a": _JSON, "c": _JSON}) | _JSON,
-                "score": _JSON,
+                "id": JSON_VALUES | st.sampled_from(["a", "b", "c"]),
+                "ts": JSON_VALUES,
+                "x": st.fixed_dictionaries({}, optional={"a": JSON_VALUES, "c": JSON_VALUES})
+                | JSON_VALUES,
+                "score": JSON_VALUES,
             },
         ),
         max_size=12,
