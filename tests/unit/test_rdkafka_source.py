@@ -417,3 +417,45 @@ def test_no_broker_is_said_once_a_minute_and_its_return_once(
     assert len(unreachable) == 2, lines  # at 6 s and at 70 s
     assert "1/1 brokers are down" in unreachable[0]
     assert sum("connected to the Kafka brokers" in line for line in lines) == 1
+
+
+def test_sasl_and_tls_settings_become_librdkafka_properties_it_accepts(tmp_path: Any) -> None:
+    from confluent_kafka import Consumer, Producer
+
+    from driftd.sources.rdkafka import rdkafka_options
+
+    secret = tmp_path / "password"
+    secret.write_text("s3cret\n")
+    sasl = KafkaConfig(
+        bootstrap_servers=["a:9093", "b:9093"],
+        security={
+            "protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_username": "driftd",
+            "sasl_password_file": str(secret),
+        },
+    )
+    options = rdkafka_options(sasl)
+    assert options["bootstrap.servers"] == "a:9093,b:9093"
+    assert options["security.protocol"] == "sasl_plaintext"
+    assert (options["sasl.mechanism"], options["sasl.username"]) == ("SCRAM-SHA-512", "driftd")
+    assert options["sasl.password"] == "s3cret"
+    # The client itself accepts every property (a misspelt one raises here): no broker needed.
+    Producer(options).flush(0)
+    Consumer(options | {"group.id": "g"}).close()
+    tls = KafkaConfig(
+        bootstrap_servers=["a:9093"],
+        security={
+            "protocol": "SSL",
+            "ssl_cafile": "/etc/ca.pem",
+            "ssl_certfile": "/etc/c.pem",
+            "ssl_keyfile": "/etc/k.pem",
+        },
+    )
+    options = rdkafka_options(tls)
+    assert options["security.protocol"] == "ssl"
+    assert (options["ssl.ca.location"], options["ssl.certificate.location"]) == (
+        "/etc/ca.pem",
+        "/etc/c.pem",
+    )
+    assert options["ssl.key.location"] == "/etc/k.pem"
