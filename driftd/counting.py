@@ -57,6 +57,10 @@ class CountingProcessor:
         """Nothing to forget."""
         return []
 
+    def feature_kinds(self, stream: str) -> dict[str, str]:
+        """Nothing is known of the features: every value is decoded as it is."""
+        return {}
+
     def adopt_partition(self, snapshot: Snapshot) -> list[str]:
         """Nothing to adopt."""
         return []

@@ -146,7 +146,7 @@ class Daemon:
         # before anything new (consumption is paused meanwhile), once the registry answers.
         self._held: Batch | None = None
         self._registry_backoff = 0.0
-        self._by_topic = self._decoders(config)
+        self._by_topic = self._decoders(config, processor)
         self.health.set_condition("partitions_assigned", False)
         self._source = source_factory(self._on_assignment)
         self._last_lag = 0.0
@@ -166,7 +166,7 @@ class Daemon:
         self._status_at = -1e18
 
     def _decoders(
-        self, config: DriftdConfig
+        self, config: DriftdConfig, processor: Processor
     ) -> dict[str, list[tuple[StreamConfig, StreamDecoder]]]:
         by_topic: dict[str, list[tuple[StreamConfig, StreamDecoder]]] = {}
         if config.schema_registry is not None and (
@@ -176,7 +176,8 @@ class Daemon:
 
             self._registry = Registry(config.schema_registry)
         for stream in config.streams:
-            decoder = StreamDecoder(stream, registry=self._registry)
+            kinds = processor.feature_kinds(stream.name)
+            decoder = StreamDecoder(stream, registry=self._registry, kinds=kinds)
             by_topic.setdefault(stream.topic, []).append((stream, decoder))
             self.metrics.records_consumed.labels(stream=stream.name)
             self.metrics.events_decoded.labels(stream=stream.name)
@@ -211,7 +212,7 @@ class Daemon:
             log.error("config reload rejected, keeping the running config: %s", exc)
             return
         self.config = config
-        self._by_topic = self._decoders(config)
+        self._by_topic = self._decoders(config, processor)
         self.processor = processor
         self.metrics.config_reload_success.set(1)
         self.metrics.config_reload_time.set(time.time())

@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -38,6 +37,11 @@ _NUMBERS = {int, float, type(None)}
 # a string gives UnicodeDecodeError and deep nesting RecursionError; both once escaped decode()
 # and crashed the daemon on one poison record, again after every restart (it is never committed).
 _UNDECODABLE = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
+# What the typed decoders hold for a feature of each kind. A record whose value is anything else
+# (a bool or text where a number belongs, a number past float range) fails the typed decode, and
+# its batch is read untyped, where the schema checks name the anomaly.
+_KIND_TYPES: dict[str, Any] = {"numeric": float | None, "categorical": str | int | None}
+_astuple = msgspec.structs.astuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,8 @@ class DecodedBatch:
 
     ``index`` maps each decoded event back to its record in the input batch; ``features`` and
     ``segments`` hold one column (a list of raw JSON values, None when missing) per name.
+    ``numbers`` holds, for numeric features the decoder read typed, the same column as float64
+    (NaN where missing; every other value a finite number), converted once for every monitor.
     """
 
     index: np.ndarray
@@ -74,6 +80,7 @@ class DecodedBatch:
     features: dict[str, list[Any]]
     segments: dict[str, list[Any]]
     rejected: list[Rejected]
+    numbers: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -116,6 +123,7 @@ class DecodedBatch:
             features={k: sub(v) for k, v in self.features.items()},
             segments={k: sub(v) for k, v in self.segments.items()},
             rejected=[],
+            numbers={k: v[pick] if pick else np.empty(0) for k, v in self.numbers.items()},
         )
 
 
@@ -137,7 +145,11 @@ class StreamDecoder:
         stream: StreamConfig,
         clock: Callable[[], float] = time.time,
         registry: Registry | None = None,
+        kinds: Mapping[str, str] | None = None,
     ) -> None:
+        """``kinds`` names the features' kinds as the monitors see them ("numeric" or
+        "categorical", from their profiles): those are decoded typed, and numeric ones handed
+        over as float64 columns too. Without it every value is decoded as it is."""
         self.stream = stream
         self.registry = registry if uses_registry(stream) else None
         fields = stream.fields
@@ -159,15 +171,29 @@ class StreamDecoder:
         self._keys = list(payload)
         self._rest = {k: pp.rest for k, pp in payload.items() if pp.rest}
         struct_paths = list(dict.fromkeys(pp.struct_path for pp in payload.values()))
-        self._column_of = {k: struct_paths.index(pp.struct_path) for k, pp in payload.items()}
-        root, attr_paths = _compile({sp: sp for sp in struct_paths})
+        self._struct_of = {k: pp.struct_path for k, pp in payload.items()}
+        root, self._layout = _compile(struct_paths, {})
         self._one = msgspec.json.Decoder(root)
-        self._many = msgspec.json.Decoder(list[root])  # type: ignore[valid-type]
-        self._raw = msgspec.json.Decoder(list[msgspec.Raw])
-        # attrgetter over every mapped path returns one tuple per event in a single C call.
-        self._get = attrgetter(*(attr_paths[sp] for sp in struct_paths)) if struct_paths else None
-        self._single = len(struct_paths) == 1
-        self._n_columns = len(struct_paths)
+        # A struct path gets a type only when every key read from it is a feature of one kind
+        # that is the whole value there (no positions or keys walked below it).
+        kind_of: dict[str, set[str | None]] = {}
+        for key, sp in self._struct_of.items():
+            kind = (kinds or {}).get(key[2:]) if key.startswith("f:") else None
+            kind_of.setdefault(sp, set()).add(None if key in self._rest else kind)
+        types = {
+            sp: _KIND_TYPES[k]
+            for sp, ks in kind_of.items()
+            if len(ks) == 1 and (k := next(iter(ks))) in _KIND_TYPES
+        }
+        self._numbers = [
+            k[2:]
+            for k, sp in self._struct_of.items()
+            if k.startswith("f:") and types.get(sp) is _KIND_TYPES["numeric"]
+        ]
+        self._typed: tuple[msgspec.json.Decoder, _Node] | None = None
+        if types:
+            typed_root, typed_layout = _compile(struct_paths, types)
+            self._typed = (msgspec.json.Decoder(typed_root), typed_layout)
         self._rows = rows_of(stream.protocol) if stream.protocol != "none" else None
         if self.registry is not None:
             from driftd.registry import rows_of as wire_rows
@@ -246,7 +272,7 @@ class StreamDecoder:
                 except msgspec.ValidationError as exc:
                     found.append(Rejected(j, DecodeError("wrong_shape", str(exc))))
         row_records = [records[i] for i in owner] if records is not None else None
-        inner = self._assemble(events, at, found, row_records, partition)
+        inner = self._assemble(events, at, found, row_records, partition, layout=self._layout)
         index = np.asarray([owner[j] for j in inner.index.tolist()], dtype=np.int64)
         seen = {r.index for r in early}
         rejected = list(early)
@@ -263,17 +289,24 @@ class StreamDecoder:
         records: Sequence[Any] | None,
         partition: Partition | None,
     ) -> DecodedBatch:
+        # One C call per record (map); the first record that fails stops it, and the batch is
+        # read again: untyped, then record by record, so that only a bad record is rejected.
+        if self._typed is not None:
+            decoder, layout = self._typed
+            try:
+                events = list(map(decoder.decode, values))
+            except (*_UNDECODABLE, TypeError):  # TypeError: a tombstone (None)
+                pass
+            else:
+                index = list(range(len(values)))
+                return self._assemble(
+                    events, index, [], records, partition, layout=layout, typed=True
+                )
         rejected: list[Rejected] = []
-        index: list[int]
-        joined = b"[" + b",".join(v or b"null" for v in values) + b"]"
         try:
-            events = self._many.decode(joined)
-            aligned = _one_value_each(self._raw.decode(joined), values)
-        except _UNDECODABLE:
-            aligned = False
-        if aligned:
+            events = list(map(self._one.decode, values))
             index = list(range(len(values)))
-        else:
+        except (*_UNDECODABLE, TypeError):
             events, index = [], []
             for i, value in enumerate(values):
                 try:
@@ -281,7 +314,7 @@ class StreamDecoder:
                     index.append(i)
                 except DecodeError as exc:
                     rejected.append(Rejected(i, exc))
-        return self._assemble(events, index, rejected, records, partition)
+        return self._assemble(events, index, rejected, records, partition, layout=self._layout)
 
     def _assemble(
         self,
@@ -290,18 +323,17 @@ class StreamDecoder:
         rejected: list[Rejected],
         records: Sequence[Any] | None,
         partition: Partition | None,
+        *,
+        layout: _Node,
+        typed: bool = False,
     ) -> DecodedBatch:
-        """Columns from decoded events (``index``: their positions in the input)."""
-        if self._get is None:
-            rows: list[Any] = [() for _ in events]
-        else:
-            rows = list(map(self._get, events))
-            if self._single:
-                rows = [(r,) for r in rows]
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(self._n_columns)]
+        """Columns from decoded events (``index``: their positions in the input), read with
+        the ``layout`` of their structs; ``typed`` when they came from the typed decoder."""
+        columns: dict[str, Sequence[Any]] = {}
+        _transpose(events, layout, columns)
         by_key: dict[str, Sequence[Any]] = {}
         for key in self._keys:
-            column = columns[self._column_of[key]]
+            column = columns[self._struct_of[key]]
             rest = self._rest.get(key)
             if not rest:
                 by_key[key] = column
@@ -363,6 +395,11 @@ class StreamDecoder:
             features={n: col(f"f:{n}") for n in self.feature_names},
             segments={n: col(f"s:{n}") for n in self.segment_names},
             rejected=rejected,
+            # None becomes NaN; the typed decoder let through nothing else that is not finite
+            # (JSON has no NaN, and a number past float range fails it).
+            numbers={n: np.array(by_key[f"f:{n}"], dtype=np.float64) for n in self._numbers}
+            if typed
+            else {},
         )
 
     def _check_range(
@@ -442,53 +479,50 @@ class StreamDecoder:
             raise DecodeError("bad_timestamp", f"{unit} timestamp out of range") from None
 
 
-def _one_value_each(raws: list[msgspec.Raw], values: Sequence[bytes | None]) -> bool:
-    """Whether the joined batch held exactly one JSON value per record, each record's own.
-
-    Joining records with commas lets a malformed record that is not one complete value parse
-    anyway and shift its neighbours: ``{"a": 1},{"b": 2}`` reads as two events, and
-    ``{"q": "}`` followed by ``{"}`` as one. Such records must be rejected, and the events must
-    stay aligned with their records, so the batch is trusted only when every element of the
-    joined array is exactly its record (JSON whitespace around it aside); otherwise the caller
-    decodes record by record. This costs one extra skip-only pass over the bytes.
-    """
-    if len(raws) != len(values):
-        return False
-    for raw, value in zip(raws, values, strict=True):
-        if value is None:
-            return False
-        own = bytes(raw)
-        if own != value and own != value.strip(b" \t\r\n"):
-            return False
-    return True
+# A struct type and, per field in its order, the struct path of a leaf or a nested node.
+_Node = tuple[type, list[tuple[str, "_Node | None"]]]
 
 
-def _compile(paths: dict[str, str]) -> tuple[type, dict[str, str]]:
-    """Nested msgspec structs for dotted paths by key, and each key's attribute path."""
+def _transpose(items: Sequence[Any], node: _Node, out: dict[str, Sequence[Any]]) -> None:
+    """Columns of every leaf below ``node`` (by struct path) for a sequence of its structs:
+    one C call per struct (astuple) and one transposition per level."""
+    fields = node[1]
+    columns = list(zip(*map(_astuple, items), strict=True)) if items else [()] * len(fields)
+    for column, (path, child) in zip(columns, fields, strict=True):
+        if child is None:
+            out[path] = column
+        else:
+            _transpose(column, child, out)
+
+
+def _compile(paths: list[str], types: dict[str, Any]) -> tuple[type, _Node]:
+    """Nested msgspec structs for dotted struct paths, each leaf of ``types.get(path, Any)``,
+    and their layout."""
     # StreamConfig guarantees no path is a prefix of another, so every node is a leaf or a dict.
     tree: dict[str, Any] = {}
-    for path in set(paths.values()):
+    for path in paths:
         node = tree
         parts = path.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = path
     counter = iter(range(1_000_000))
-    attr_of: dict[str, str] = {}
 
-    def build(node: dict[str, Any], prefix: str) -> type:
+    def build(node: dict[str, Any]) -> _Node:
         fields: list[tuple[str, Any, Any]] = []
+        layout: list[tuple[str, _Node | None]] = []
         rename: dict[str, str] = {}
         for json_key, child in node.items():
             attr = f"a{next(counter)}"
             rename[attr] = json_key
             if isinstance(child, dict):
-                sub = build(child, f"{prefix}{attr}.")
-                fields.append((attr, sub, msgspec.field(default_factory=sub)))
+                sub = build(child)
+                fields.append((attr, sub[0], msgspec.field(default_factory=sub[0])))
+                layout.append(("", sub))
             else:
-                fields.append((attr, Any, None))
-                attr_of[child] = prefix + attr
-        return msgspec.defstruct(
+                fields.append((attr, types.get(child, Any), None))
+                layout.append((child, None))
+        struct = msgspec.defstruct(
             f"Node{next(counter)}",
             fields,
             rename=rename,
@@ -498,6 +532,7 @@ def _compile(paths: dict[str, str]) -> tuple[type, dict[str, str]]:
             # does not trigger collections.
             gc=False,
         )
+        return struct, layout
 
-    root = build(tree, "")
-    return root, {key: attr_of[path] for key, path in paths.items()}
+    layout = build(tree)
+    return layout[0], layout

@@ -15,6 +15,11 @@ class Processor(Protocol):
     """Windows, detectors and verdicts behind one object (``MonitoringProcessor``), or a
     counter (``CountingProcessor``) when no monitor is configured."""
 
+    def feature_kinds(self, stream: str) -> dict[str, str]:
+        """Kinds of the stream's features ("numeric", "categorical") its decoder may read
+        typed; empty when nothing is known."""
+        ...
+
     def check(self, stream: StreamConfig, batch: DecodedBatch) -> list[Rejected]:
         """Events the processor cannot take, with reasons; pure."""
         ...

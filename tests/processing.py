@@ -26,7 +26,8 @@ def run_stream(config: Any, values: Sequence[bytes], batch: int) -> list[Verdict
     collect = Collect()
     processor = MonitoringProcessor(config, load_profiles(config), [collect])
     stream = config.streams[0]
-    decoder = StreamDecoder(stream)
+    # Typed by the monitors' feature kinds, as the daemon decodes.
+    decoder = StreamDecoder(stream, kinds=processor.feature_kinds(stream.name))
     for lo in range(0, len(values), batch):
         processor.process(stream, decoder.decode(values[lo : lo + batch]))
     processor.flush()

@@ -106,6 +106,16 @@ class NumericColumn:
         codes[out] = OUT_OF_RANGE
         return values, codes
 
+    def convert_floats(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The same for a column decoded typed (``DecodedBatch.numbers``): NaN where missing,
+        finite numbers elsewhere; what ``convert`` gives for its values as a list."""
+        codes = np.zeros(values.size, dtype=np.uint8)
+        codes[np.isnan(values)] = MISSING
+        with np.errstate(invalid="ignore"):
+            out = (values < self.low) | (values > self.high)
+        codes[out] = OUT_OF_RANGE
+        return values, codes
+
     @staticmethod
     def _slow(raw: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         values = np.empty(len(raw), dtype=np.float64)

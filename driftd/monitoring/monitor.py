@@ -20,6 +20,7 @@ import numpy as np
 
 from driftd.config.models import CountWindow, MonitorConfig
 from driftd.decoding import DecodedBatch
+from driftd.monitoring.columns import NumericColumn
 from driftd.monitoring.evaluate import evaluate
 from driftd.monitoring.nulls import TailCache
 from driftd.monitoring.segment import Segment, SegmentState
@@ -122,10 +123,16 @@ class Monitor:
         pick = None if rows is None else rows.tolist()
         n_num, n_cat = len(spec.numeric), len(spec.categorical)
         for j, feat in enumerate(spec.order):
-            raw = self._raw(batch, feat.name)
-            if pick is not None:
-                raw = [raw[i] for i in pick]
-            values, codes = spec.converters[feat.name].convert(raw)
+            converter = spec.converters[feat.name]
+            floats = self._floats(batch, feat.name) if j < n_num else None
+            if floats is not None:  # decoded typed: already a float64 column
+                assert isinstance(converter, NumericColumn)
+                values, codes = converter.convert_floats(floats if rows is None else floats[rows])
+            else:
+                raw = self._raw(batch, feat.name)
+                if pick is not None:
+                    raw = [raw[i] for i in pick]
+                values, codes = converter.convert(raw)
             if j < n_num:
                 numeric[:, j] = values
             elif j < n_num + n_cat:
@@ -139,6 +146,11 @@ class Monitor:
             Rows(numeric, categorical, times, anomalies),
             lambda w: self._evaluate(key, state, w),
         )
+
+    def _floats(self, batch: DecodedBatch, name: str) -> np.ndarray | None:
+        if self.prediction is not None and name == self.prediction.name:
+            return None
+        return batch.numbers.get(name)
 
     def _raw(self, batch: DecodedBatch, name: str) -> list[Any]:
         if self.prediction is not None and name == self.prediction.name:

@@ -206,6 +206,16 @@ class MonitoringProcessor:
         self.events = dict(old.events)
         return kept
 
+    def feature_kinds(self, stream: str) -> dict[str, str]:
+        """The kind ("numeric" or "categorical") of each feature of ``stream`` that the
+        monitors reading it (directly or through a join) agree on, for the stream's decoder."""
+        seen: dict[str, set[str]] = {}
+        for name in [stream, *self._joins_of.get(stream, [])]:
+            for monitor in self._by_stream.get(name, []):
+                for feature in monitor.spec.features:
+                    seen.setdefault(feature.name, set()).add(feature.type)
+        return {name: next(iter(k)) for name, k in seen.items() if len(k) == 1}
+
     def process(
         self, stream: StreamConfig, batch: DecodedBatch, partition: Partition | None = None
     ) -> None:

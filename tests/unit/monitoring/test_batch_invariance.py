@@ -69,12 +69,16 @@ def _stream() -> list[bytes]:
 STREAM = _stream()
 
 
-def _run(values: Sequence[bytes], cuts: Sequence[int], window: str) -> list[tuple[Any, ...]]:
+def _run(
+    values: Sequence[bytes], cuts: Sequence[int], window: str, typed: bool = True
+) -> list[tuple[Any, ...]]:
+    """Verdicts over ``values`` cut at ``cuts``; decoded typed from the monitors' kinds, as
+    the daemon decodes, or (``typed=False``) every value as it is."""
     config = _config(window)
     collect = _Collect()
     processor = MonitoringProcessor(config, load_profiles(config), [collect])
     stream = config.streams[0]
-    decoder = StreamDecoder(stream)
+    decoder = StreamDecoder(stream, kinds=processor.feature_kinds("p") if typed else None)
     bounds = [0, *sorted(set(cuts)), len(values)]
     for lo, hi in itertools.pairwise(bounds):
         if hi > lo:
@@ -107,6 +111,7 @@ def test_schema_rates_are_per_window_for_batches_of_1_100_and_20000() -> None:
     whole = _run(STREAM, [], COUNT)
     for size in (1, 100, 20_000):
         assert _run(STREAM, list(range(size, n, size)), COUNT) == whole
+        assert _run(STREAM, list(range(size, n, size)), COUNT, typed=False) == whole
     rates = _schema(whole)
     amount = [rate for _, feature, rate in rates if feature == "amount"]
     # Window 0 is clean; windows 1-3 are all wrong-typed; nothing is ever above 1.
