@@ -36,6 +36,9 @@ from driftd.synthetic import events
 BATCH = 5000
 ROWS = 8
 NAMES = ("amount", "age", "country", "device")
+# What the daemon hands each decoder from the monitors' profiles (driftd.daemon): the kinds of
+# the features, which let numbers be decoded straight into float64 columns.
+KINDS = {"amount": "numeric", "age": "numeric", "country": "categorical", "device": "categorical"}
 
 
 def emit(name: str, n: int, value: float, unit: str, *, baseline: float, ratio: float) -> None:
@@ -50,7 +53,7 @@ def _decoder(
     cfg = StreamConfig.model_validate(
         {"name": "s", "topic": "t", "protocol": protocol, "fields": fields, **more}
     )
-    return StreamDecoder(cfg, clock=lambda: 1e10, registry=registry)
+    return StreamDecoder(cfg, clock=lambda: 1e10, registry=registry, kinds=KINDS)
 
 
 def _wire_shapes(rows: list[dict[str, Any]]) -> dict[str, tuple[StreamDecoder, list[Record], int]]:

@@ -26,6 +26,7 @@ from driftd.protocols import rows_of
 from driftd.sources.base import Partition
 
 if TYPE_CHECKING:
+    from driftd.avrocolumns import AvroColumns, Columns
     from driftd.registry import Registry
 
 # Role names of the fixed (non-feature) fields; features and segments get their own prefixes.
@@ -205,7 +206,16 @@ class StreamDecoder:
             from driftd import avro
 
             assert stream.schema_file is not None
-            self._rows = avro.rows_of(avro.load_schema(stream.schema_file))
+            self._avro_schema = avro.load_schema(stream.schema_file)
+            self._rows = avro.rows_of(self._avro_schema)
+        # Avro datums of a flat enough schema go straight into columns (driftd.avrocolumns);
+        # the rest (and any batch it does not read exactly) through fastavro, record by record.
+        self._avro_columns: AvroColumns | None = None
+        if stream.format == "avro" and not self._rest:
+            from driftd.avrocolumns import AvroColumns
+
+            numeric = {sp for sp, t in types.items() if t is _KIND_TYPES["numeric"]}
+            self._avro_columns = AvroColumns(struct_paths, numeric)
         self._root = root
         self._many_type = list[root]  # type: ignore[valid-type]
         self._timestamp_unit = stream.timestamp_unit
@@ -232,9 +242,55 @@ class StreamDecoder:
         ``records`` (aligned with ``values``) and ``partition`` feed the record paths (key,
         kafka.*, headers.*); without them those fields are missing. With a ``protocol``, a
         record gives one event per row, and ``index`` repeats its position."""
+        if self._avro_columns is not None:
+            read = self._read_avro_columns(values)
+            if read is not None:
+                index = list(range(len(values)))
+                return self._assemble(
+                    read.values, index, [], records, partition, numbers=self._by_feature(read)
+                )
         if self._rows is not None:
             return self._decode_rows(values, records, partition)
         return self._decode_values(values, records, partition)
+
+    def _read_avro_columns(self, values: Sequence[bytes | None]) -> Columns | None:
+        """The batch's columns read by the Avro kernel, or None (read it record by record)."""
+        assert self._avro_columns is not None
+        columns = self._avro_columns
+        if self.registry is None:
+            program = columns.program("file", self._avro_schema, None)
+            if program is None:
+                return None
+            return columns.read(list(values), [(program, list(range(len(values))), 0)])
+        # Group by the 5-byte wire prefix (a zero byte and the schema id): one slice per
+        # value, and nearly always one group.
+        try:
+            heads = [v[:5] for v in values]  # type: ignore[index]
+        except TypeError:  # a tombstone
+            return None
+        kinds = set(heads)
+        groups = []
+        for head in kinds:
+            if len(head) != 5 or head[0] != 0:
+                return None
+            known = self.registry.avro_schema(int.from_bytes(head[1:5], "big"))
+            program = None if known is None else columns.program(head, *known)
+            if program is None:
+                return None
+            if len(kinds) == 1:
+                positions = list(range(len(values)))
+            else:
+                positions = [i for i, h in enumerate(heads) if h == head]
+            groups.append((program, positions, 5))
+        return columns.read(list(values), groups)
+
+    def _by_feature(self, read: Columns) -> dict[str, np.ndarray]:
+        """The float64 columns of ``read`` by the numeric features they are."""
+        return {
+            key[2:]: read.numbers[sp]
+            for key, sp in self._struct_of.items()
+            if key.startswith("f:") and sp in read.numbers
+        }
 
     def _decode_rows(
         self,
@@ -272,7 +328,7 @@ class StreamDecoder:
                 except msgspec.ValidationError as exc:
                     found.append(Rejected(j, DecodeError("wrong_shape", str(exc))))
         row_records = [records[i] for i in owner] if records is not None else None
-        inner = self._assemble(events, at, found, row_records, partition, layout=self._layout)
+        inner = self._events(events, at, found, row_records, partition, layout=self._layout)
         index = np.asarray([owner[j] for j in inner.index.tolist()], dtype=np.int64)
         seen = {r.index for r in early}
         rejected = list(early)
@@ -299,7 +355,7 @@ class StreamDecoder:
                 pass
             else:
                 index = list(range(len(values)))
-                return self._assemble(
+                return self._events(
                     events, index, [], records, partition, layout=layout, typed=True
                 )
         rejected: list[Rejected] = []
@@ -314,9 +370,9 @@ class StreamDecoder:
                     index.append(i)
                 except DecodeError as exc:
                     rejected.append(Rejected(i, exc))
-        return self._assemble(events, index, rejected, records, partition, layout=self._layout)
+        return self._events(events, index, rejected, records, partition, layout=self._layout)
 
-    def _assemble(
+    def _events(
         self,
         events: list[Any],
         index: list[int],
@@ -327,10 +383,27 @@ class StreamDecoder:
         layout: _Node,
         typed: bool = False,
     ) -> DecodedBatch:
-        """Columns from decoded events (``index``: their positions in the input), read with
+        """The batch of decoded events (``index``: their positions in the input), read with
         the ``layout`` of their structs; ``typed`` when they came from the typed decoder."""
         columns: dict[str, Sequence[Any]] = {}
         _transpose(events, layout, columns)
+        return self._assemble(columns, index, rejected, records, partition, typed=typed)
+
+    def _assemble(
+        self,
+        columns: dict[str, Sequence[Any]],
+        index: list[int],
+        rejected: list[Rejected],
+        records: Sequence[Any] | None,
+        partition: Partition | None,
+        *,
+        typed: bool = False,
+        numbers: dict[str, np.ndarray] | None = None,
+    ) -> DecodedBatch:
+        """The batch from columns by struct path (``index``: the events' positions in the
+        input). Numeric feature columns as float64: computed from the columns when ``typed``
+        (they hold only finite numbers and None), or given as ``numbers``."""
+        count = len(index)
         by_key: dict[str, Sequence[Any]] = {}
         for key in self._keys:
             column = columns[self._struct_of[key]]
@@ -351,7 +424,7 @@ class StreamDecoder:
             else:
                 read = record_reader(path, partition.topic, partition.partition)
                 by_key[key] = [read(records[i]) for i in index]
-        timestamps = np.full(len(events), np.nan)
+        timestamps = np.full(count, np.nan)
         if "timestamp" in by_key:
             raw_times = by_key["timestamp"]
             fast = None
@@ -377,6 +450,8 @@ class StreamDecoder:
         if len(keep) != len(index):
             rejected.sort(key=lambda r: r.index)
             by_key = {k: [col[j] for j in keep] for k, col in by_key.items()}
+            if numbers:
+                numbers = {k: v[keep] for k, v in numbers.items()}
             timestamps = timestamps[keep]
             index = [index[j] for j in keep]
         empty: list[Any] = [None] * len(index)
@@ -399,7 +474,7 @@ class StreamDecoder:
             # (JSON has no NaN, and a number past float range fails it).
             numbers={n: np.array(by_key[f"f:{n}"], dtype=np.float64) for n in self._numbers}
             if typed
-            else {},
+            else (numbers or {}),
         )
 
     def _check_range(

@@ -106,6 +106,9 @@ class Registry:
         self._client = client
         self._clock = clock
         self._readers: dict[tuple[str, int], Reader] = {}
+        # Parsed Avro writer schemas (and the named types they reference) by id, for the
+        # columnar reader (driftd.avrocolumns).
+        self._avro_schemas: dict[int, tuple[Any, dict[str, Any]]] = {}
         # Ids the registry answered for without a usable schema: when, the reason, the detail.
         self._unknown: dict[int, tuple[float, str, str]] = {}
         self.up = True
@@ -155,6 +158,7 @@ class Registry:
         else:
             if len(self._readers) >= MAX_SCHEMAS:
                 self._readers.clear()
+                self._avro_schemas.clear()
             self._readers[(fmt, sid)] = reader
             self._unknown.pop(sid, None)
             self.up = True
@@ -200,7 +204,14 @@ class Registry:
         def read(value: bytes) -> Any:
             return read_datum(value, parsed, start=5)
 
+        self._avro_schemas[sid] = (parsed, named)
         return read
+
+    def avro_schema(self, sid: int) -> tuple[Any, dict[str, Any]] | None:
+        """The parsed Avro schema of a resolved id and the named types it references."""
+        if ("avro", sid) not in self._readers:
+            return None
+        return self._avro_schemas.get(sid)
 
     def _protobuf(self, sid: int) -> Reader:
         from driftd.protobuf import message_reader

@@ -179,3 +179,57 @@ def wasserstein_false_alarms(
         values = (w1.score(np.clip(draw(n), lo, hi)).statistic for _ in range(windows))
         alarms += _judged(null, alpha, n, values, adaptive=adaptive)
     return alarms
+
+
+def ks_false_alarms(
+    alpha: float,
+    n: int,
+    *,
+    references: int,
+    windows: int,
+    tied: bool = False,
+    adaptive: bool = False,
+    seed: int = 7,
+) -> int:
+    """Windows over the KS limit, of ``references`` x ``windows`` null windows of ``n``; each
+    reference a sample of 5,000 (a profile's KS sample), continuous or (``tied``) a count
+    feature with many ties, where the distribution-free limit is conservative."""
+    import detectors
+    from driftd.monitoring.nulls import KSNull
+
+    rng = np.random.default_rng([seed, n, round(1 / alpha), int(tied), int(adaptive), 3])
+
+    def draw(size: int) -> np.ndarray:
+        return rng.poisson(4.0, size=size).astype(np.float64) if tied else rng.normal(size=size)
+
+    alarms = 0
+    null = KSNull(5000)
+    for _ in range(references):
+        ks = detectors.KSReference(draw(5000))
+        values = (ks.score(draw(n)).statistic for _ in range(windows))
+        alarms += _judged(null, alpha, n, values, adaptive=adaptive)
+    return alarms
+
+
+def comparison_false_alarms(
+    statistic: str, alpha: float, *, windows: int, candidate: int = 200, baseline: int = 800,
+    seed: int = 7,
+) -> int:  # fmt: skip
+    """Canary windows over their limit when the canary is its baseline: ``ks`` on scores
+    (beta(2, 5)), or ``shares`` on three classes (0.5 / 0.3 / 0.2); two live windows each,
+    judged by the functions the comparison monitor judges with."""
+    from detectors.ks import ks_2samp
+    from driftd.monitoring.comparison import ks_limit, share_limit
+
+    rng = np.random.default_rng([seed, round(1 / alpha), len(statistic), 4])
+    if statistic == "ks":
+        limit = ks_limit(candidate, baseline, alpha)
+        return sum(
+            ks_2samp(rng.beta(2, 5, candidate), rng.beta(2, 5, baseline)).statistic > limit
+            for _ in range(windows)
+        )
+    p = np.array([0.5, 0.3, 0.2])
+    limit = share_limit(candidate, baseline, p.size, alpha)
+    a = rng.multinomial(candidate, p, size=windows) / candidate
+    b = rng.multinomial(baseline, p, size=windows) / baseline
+    return int(np.sum(np.max(np.abs(a - b), axis=1) > limit))

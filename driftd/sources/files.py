@@ -107,7 +107,8 @@ class IterSource:
                 self.exhausted = True
                 return {}
             partition, batch = item
-            kept = [r for r in batch if r.offset >= self._position[partition]]
+            start = self._position[partition]
+            kept = [r for r in batch if r.offset >= start]
             if kept:
                 self._position[partition] = kept[-1].offset + 1
                 return {partition: kept}

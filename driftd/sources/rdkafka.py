@@ -80,23 +80,34 @@ def rdkafka_options(cfg: KafkaConfig) -> dict[str, Any]:
 
 
 class RdRecord:
-    """One record as the loop reads it (attributes, where confluent-kafka has methods)."""
+    """One record as the loop reads it (attributes, where confluent-kafka has methods).
 
-    __slots__ = ("headers", "key", "offset", "timestamp", "value")
+    The offset and value, which the loop reads for every record, are taken at once; the rest
+    (read for record paths, dead letters and the last record of a batch) when asked for,
+    which saves three method calls and a tuple per record.
+    """
 
-    def __init__(
-        self,
-        offset: int,
-        value: bytes | None,
-        timestamp: int,
-        key: bytes | None,
-        headers: list[tuple[str, bytes]] | None,
-    ) -> None:
-        self.offset = offset
-        self.value = value
-        self.timestamp = timestamp
-        self.key = key
-        self.headers = headers
+    __slots__ = ("_message", "offset", "value")
+
+    def __init__(self, message: Any) -> None:
+        self._message = message
+        self.offset: int = message.offset()
+        self.value: bytes | None = message.value()
+
+    @property
+    def timestamp(self) -> int:
+        """Milliseconds since the epoch, as the producer or broker set it."""
+        return int(self._message.timestamp()[1])
+
+    @property
+    def key(self) -> bytes | None:
+        """The record key."""
+        return self._message.key()
+
+    @property
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        """The record headers, in order."""
+        return self._message.headers()
 
 
 class RdKafkaSource:
@@ -286,7 +297,7 @@ class RdKafkaSource:
                 current_key = key
                 current = batch.setdefault(Partition(*key), [])
             assert current is not None
-            current.append(RdRecord(m.offset(), m.value(), m.timestamp()[1], m.key(), m.headers()))
+            current.append(RdRecord(m))
         if batch:
             self._set_up(True)  # records came: a broker answers, whatever the statistics said
         self._say_unreachable()
