@@ -208,6 +208,7 @@ class StreamDecoder:
             assert stream.schema_file is not None
             self._avro_schema = avro.load_schema(stream.schema_file)
             self._rows = avro.rows_of(self._avro_schema)
+        self._json_schema = self.registry is not None and stream.format == "json_schema"
         # Avro datums of a flat enough schema go straight into columns (driftd.avrocolumns);
         # the rest (and any batch it does not read exactly) through fastavro, record by record.
         self._avro_columns: AvroColumns | None = None
@@ -249,9 +250,31 @@ class StreamDecoder:
                 return self._assemble(
                     read.values, index, [], records, partition, numbers=self._by_feature(read)
                 )
+        if self._json_schema:
+            # JSON after the wire prefix: the flat-JSON decoders read the batch whole when
+            # every record is an object of a resolved id; anything else goes by the rows.
+            stripped = self._json_payloads(values)
+            whole = None if stripped is None else self._whole(stripped, records, partition)
+            if whole is not None:
+                return whole
         if self._rows is not None:
             return self._decode_rows(values, records, partition)
         return self._decode_values(values, records, partition)
+
+    def _json_payloads(self, values: Sequence[bytes | None]) -> list[bytes] | None:
+        """The JSON after each value's wire prefix when every prefix names a resolved JSON
+        Schema id, else None."""
+        assert self.registry is not None
+        try:
+            heads = {v[:5] for v in values}  # type: ignore[index]
+        except TypeError:  # a tombstone
+            return None
+        for head in heads:
+            if len(head) != 5 or head[0] != 0:
+                return None
+            if not self.registry.resolved("json_schema", int.from_bytes(head[1:5], "big")):
+                return None
+        return [v[5:] for v in values]  # type: ignore[index]
 
     def _read_avro_columns(self, values: Sequence[bytes | None]) -> Columns | None:
         """The batch's columns read by the Avro kernel, or None (read it record by record)."""
@@ -345,8 +368,29 @@ class StreamDecoder:
         records: Sequence[Any] | None,
         partition: Partition | None,
     ) -> DecodedBatch:
-        # One C call per record (map); the first record that fails stops it, and the batch is
-        # read again: untyped, then record by record, so that only a bad record is rejected.
+        whole = self._whole(values, records, partition)
+        if whole is not None:
+            return whole
+        # Some record failed: record by record, so that only a bad record is rejected.
+        rejected: list[Rejected] = []
+        events: list[Any] = []
+        index: list[int] = []
+        for i, value in enumerate(values):
+            try:
+                events.append(self._decode_one(value))
+                index.append(i)
+            except DecodeError as exc:
+                rejected.append(Rejected(i, exc))
+        return self._events(events, index, rejected, records, partition, layout=self._layout)
+
+    def _whole(
+        self,
+        values: Sequence[bytes | None],
+        records: Sequence[Any] | None,
+        partition: Partition | None,
+    ) -> DecodedBatch | None:
+        """The batch when every record decodes, typed if it can, else untyped; one C call
+        per record (map), stopped by the first that fails. None when some record fails."""
         if self._typed is not None:
             decoder, layout = self._typed
             try:
@@ -358,19 +402,12 @@ class StreamDecoder:
                 return self._events(
                     events, index, [], records, partition, layout=layout, typed=True
                 )
-        rejected: list[Rejected] = []
         try:
             events = list(map(self._one.decode, values))
-            index = list(range(len(values)))
         except (*_UNDECODABLE, TypeError):
-            events, index = [], []
-            for i, value in enumerate(values):
-                try:
-                    events.append(self._decode_one(value))
-                    index.append(i)
-                except DecodeError as exc:
-                    rejected.append(Rejected(i, exc))
-        return self._events(events, index, rejected, records, partition, layout=self._layout)
+            return None
+        index = list(range(len(values)))
+        return self._events(events, index, [], records, partition, layout=self._layout)
 
     def _events(
         self,

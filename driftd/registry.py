@@ -207,6 +207,10 @@ class Registry:
         self._avro_schemas[sid] = (parsed, named)
         return read
 
+    def resolved(self, fmt: str, sid: int) -> bool:
+        """Whether records of ``sid`` in ``fmt`` can be read now."""
+        return (fmt, sid) in self._readers
+
     def avro_schema(self, sid: int) -> tuple[Any, dict[str, Any]] | None:
         """The parsed Avro schema of a resolved id and the named types it references."""
         if ("avro", sid) not in self._readers:

@@ -105,3 +105,22 @@ def test_a_transport_failure_is_an_outage_and_nothing_is_resolved() -> None:
     with pytest.raises(RegistryUnavailableError, match="Connection refused"):
         registry.prepare("json_schema", [value])
     assert not registry.up
+
+
+@settings(max_examples=200)
+@given(docs=st.lists(JSON | st.fixed_dictionaries({"features": JSON, "score": JSON}), max_size=5))
+def test_json_schema_records_read_whole_give_what_the_rows_give(docs: list[Any]) -> None:
+    import copy
+    import json
+
+    fast = DECODERS["json_schema"]
+    slow = copy.copy(fast)
+    slow._json_schema = False  # every record through the registry reader and its rows
+    values: list[bytes | None] = [HEADERS["json_schema"] + json.dumps(d).encode() for d in docs]
+    a, b = fast.decode(values), slow.decode(values)
+    assert repr((a.ids, a.features, a.predictions, a.timestamps.tolist())) == repr(
+        (b.ids, b.features, b.predictions, b.timestamps.tolist())
+    )
+    assert [(r.index, r.error.reason) for r in a.rejected] == [
+        (r.index, r.error.reason) for r in b.rejected
+    ]
