@@ -180,6 +180,8 @@ def _librdkafka_read(bootstrap: str, topic: str, n: int, decode: Any = None) -> 
             "enable.auto.commit": False,
             "fetch.max.bytes": 64 << 20,
             "max.partition.fetch.bytes": 8 << 20,
+            "queued.min.messages": 100_000,  # as RdKafkaSource sets them
+            "fetch.queue.backoff.ms": 10,
         }
     )
     consumer.subscribe([topic])

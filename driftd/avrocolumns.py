@@ -379,7 +379,7 @@ class AvroColumns:
                 return None
             whole = len(positions) == n
             for s, path in enumerate(self.paths):
-                column = _column(tags[s], ints[s], floats[s], text[s], data, program.symbols)
+                column = column_values(tags[s], ints[s], floats[s], text[s], data, program.symbols)
                 if column is None:
                     return None
                 if whole:
@@ -389,7 +389,7 @@ class AvroColumns:
                     for j, v in zip(positions, column, strict=True):
                         target[j] = v
                 if path in usable:
-                    number = _number(tags[s], ints[s], floats[s])
+                    number = number_column(tags[s], ints[s], floats[s])
                     if number is None:
                         usable.discard(path)
                     else:
@@ -397,7 +397,7 @@ class AvroColumns:
         return Columns(out, {p: floats_out[p] for p in usable})
 
 
-def _number(tags: np.ndarray, ints: np.ndarray, floats: np.ndarray) -> np.ndarray | None:
+def number_column(tags: np.ndarray, ints: np.ndarray, floats: np.ndarray) -> np.ndarray | None:
     """The column as float64 (NaN where none) when every value is a finite number or none."""
     is_long = tags == T_LONG
     if not np.all((tags == T_FLOAT) | is_long | (tags == T_NONE)):
@@ -409,15 +409,18 @@ def _number(tags: np.ndarray, ints: np.ndarray, floats: np.ndarray) -> np.ndarra
     return values
 
 
-def _column(  # noqa: PLR0917
+def column_values(  # noqa: PLR0917
     tags: np.ndarray,
     ints: np.ndarray,
     floats: np.ndarray,
     lengths: np.ndarray,
     data: bytes,
     symbols: tuple[str, ...],
+    bytes_as_text: bool = False,
 ) -> list[Any] | None:
-    """Python values of one slot, as fastavro gives them; None when some text is not UTF-8."""
+    """Python values of one slot, as fastavro gives them (bytes as text with invalid UTF-8
+    replaced, as driftd.protobuf gives them, when ``bytes_as_text``); None when some text
+    is not UTF-8."""
     present = np.bincount(tags, minlength=7)
     n = tags.size
     if present[T_NONE] == n:
@@ -436,6 +439,8 @@ def _column(  # noqa: PLR0917
             column = _texts(ints, lengths, data, as_text=bool(present[T_STRING]))
             if column is None:
                 return None
+            if bytes_as_text and present[T_BYTES]:
+                column = [b.decode("utf-8", errors="replace") for b in column]
         if present[T_NONE]:
             for j in np.flatnonzero(tags == T_NONE).tolist():
                 column[j] = None
@@ -459,7 +464,7 @@ def _column(  # noqa: PLR0917
                 except UnicodeDecodeError:
                     return None
             else:
-                column[j] = raw
+                column[j] = raw.decode("utf-8", errors="replace") if bytes_as_text else raw
     return column
 
 

@@ -27,6 +27,7 @@ from driftd.sources.base import Partition
 
 if TYPE_CHECKING:
     from driftd.avrocolumns import AvroColumns, Columns
+    from driftd.protocolumns import ProtoColumns
     from driftd.registry import Registry
 
 # Role names of the fixed (non-feature) fields; features and segments get their own prefixes.
@@ -209,14 +210,21 @@ class StreamDecoder:
             self._avro_schema = avro.load_schema(stream.schema_file)
             self._rows = avro.rows_of(self._avro_schema)
         self._json_schema = self.registry is not None and stream.format == "json_schema"
+        self._json_schema = self._json_schema and stream.protocol == "none"
         # Avro datums of a flat enough schema go straight into columns (driftd.avrocolumns);
         # the rest (and any batch it does not read exactly) through fastavro, record by record.
         self._avro_columns: AvroColumns | None = None
-        if stream.format == "avro" and not self._rest:
+        self._proto_columns: ProtoColumns | None = None
+        numeric = {sp for sp, t in types.items() if t is _KIND_TYPES["numeric"]}
+        plain = not self._rest and stream.protocol == "none"
+        if stream.format == "avro" and plain:
             from driftd.avrocolumns import AvroColumns
 
-            numeric = {sp for sp, t in types.items() if t is _KIND_TYPES["numeric"]}
             self._avro_columns = AvroColumns(struct_paths, numeric)
+        if stream.format == "protobuf" and self.registry is not None and plain:
+            from driftd.protocolumns import ProtoColumns
+
+            self._proto_columns = ProtoColumns(struct_paths, numeric)
         self._root = root
         self._many_type = list[root]  # type: ignore[valid-type]
         self._timestamp_unit = stream.timestamp_unit
@@ -250,6 +258,13 @@ class StreamDecoder:
                 return self._assemble(
                     read.values, index, [], records, partition, numbers=self._by_feature(read)
                 )
+        if self._proto_columns is not None:
+            read = self._read_proto_columns(values)
+            if read is not None:
+                index = list(range(len(values)))
+                return self._assemble(
+                    read.values, index, [], records, partition, numbers=self._by_feature(read)
+                )
         if self._json_schema:
             # JSON after the wire prefix: the flat-JSON decoders read the batch whole when
             # every record is an object of a resolved id; anything else goes by the rows.
@@ -260,6 +275,35 @@ class StreamDecoder:
         if self._rows is not None:
             return self._decode_rows(values, records, partition)
         return self._decode_values(values, records, partition)
+
+    def _read_proto_columns(self, values: Sequence[bytes | None]) -> Columns | None:
+        """The batch's columns read by the Protobuf kernel when every value has the first
+        one's wire prefix (schema id and message indexes) of a resolved id, else None."""
+        from driftd.protobuf import wire_prefix
+
+        assert self._proto_columns is not None
+        assert self.registry is not None
+        first = values[0] if values else None
+        if first is None or len(first) < 6 or first[0] != 0:
+            return None
+        try:
+            indexes, at = wire_prefix(first)
+        except DecodeError:
+            return None
+        prefix = first[:at]
+        try:
+            if len({v[:at] for v in values}) != 1:  # type: ignore[index]
+                return None
+        except TypeError:  # a tombstone
+            return None
+        sid = int.from_bytes(prefix[1:5], "big")
+        descriptor = self.registry.protobuf_descriptor(sid, indexes)
+        if descriptor is None:
+            return None
+        program = self._proto_columns.program((sid, indexes), descriptor)
+        if program is None:
+            return None
+        return self._proto_columns.read(list(values), program, at)  # type: ignore[arg-type]
 
     def _json_payloads(self, values: Sequence[bytes | None]) -> list[bytes] | None:
         """The JSON after each value's wire prefix when every prefix names a resolved JSON

@@ -50,7 +50,25 @@ def message_reader(schema: Any, client: Any, sid: int) -> Any:
             raise DecodeError("invalid_protobuf", f"not a message of schema {sid}: {exc}") from None
         return document(message)
 
-    return read
+    return MessageReader(read, lambda indexes: message_class(indexes).DESCRIPTOR)
+
+
+class MessageReader:
+    """Reads one wire-format value into its document; ``descriptor`` gives the message type
+    of a message-index path (DecodeError when the schema has none there), for the columnar
+    reader (driftd.protocolumns)."""
+
+    def __init__(self, read: Any, descriptor: Any) -> None:
+        self._read = read
+        self.descriptor = descriptor
+
+    def __call__(self, value: bytes) -> Any:
+        return self._read(value)
+
+
+def wire_prefix(value: bytes) -> tuple[tuple[int, ...], int]:
+    """The message indexes of a wire-format value and where its message starts."""
+    return _indexes(value, 5)
 
 
 def _add(pool: Any, schema: Any, client: Any, seen: set[str]) -> Any:

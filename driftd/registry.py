@@ -211,6 +211,16 @@ class Registry:
         """Whether records of ``sid`` in ``fmt`` can be read now."""
         return (fmt, sid) in self._readers
 
+    def protobuf_descriptor(self, sid: int, indexes: tuple[int, ...]) -> Any | None:
+        """The message type of a resolved id at ``indexes``, or None."""
+        reader = self._readers.get(("protobuf", sid))
+        if reader is None:
+            return None
+        try:
+            return reader.descriptor(indexes)  # type: ignore[attr-defined]
+        except DecodeError:
+            return None
+
     def avro_schema(self, sid: int) -> tuple[Any, dict[str, Any]] | None:
         """The parsed Avro schema of a resolved id and the named types it references."""
         if ("avro", sid) not in self._readers:

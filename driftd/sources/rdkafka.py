@@ -163,6 +163,14 @@ class RdKafkaSource:
             "max.poll.interval.ms": int(cfg.max_poll_interval * 1000),
             "fetch.max.bytes": 64 * 1024 * 1024,
             "max.partition.fetch.bytes": 8 * 1024 * 1024,
+            # librdkafka stops fetching a partition while its local queue holds more than
+            # queued.min.messages, then waits fetch.queue.backoff.ms (1 s by default) before
+            # the next fetch. A poll batch of 20,000 drained a 100,000 queue faster than that
+            # and the loop sat idle: bench/pipeline.py measured 123k events/s with the defaults
+            # against 231k with a queue of several batches. The queue stays bounded in bytes
+            # by queued.max.messages.kbytes (64 MiB).
+            "queued.min.messages": max(100_000, 5 * cfg.max_poll_records),
+            "fetch.queue.backoff.ms": 10,
             "statistics.interval.ms": STATISTICS_INTERVAL_MS,
             "stats_cb": self._on_stats,
             "error_cb": self._on_error,

@@ -124,3 +124,29 @@ def test_json_schema_records_read_whole_give_what_the_rows_give(docs: list[Any])
     assert [(r.index, r.error.reason) for r in a.rejected] == [
         (r.index, r.error.reason) for r in b.rejected
     ]
+
+
+@pytest.mark.parametrize("fmt", ["avro", "protobuf"])
+@settings(max_examples=100, deadline=None)
+@given(payloads=st.lists(st.binary(max_size=60), max_size=3), seed=st.integers(0, 1000))
+def test_records_read_into_columns_give_what_the_runtime_gives(
+    fmt: str, payloads: list[bytes], seed: int
+) -> None:
+    import copy
+
+    client = DECODERS[fmt].registry._client  # type: ignore[union-attr]
+    write = serializers(client)
+    fast = DECODERS[fmt]
+    slow = copy.copy(fast)
+    slow._avro_columns = slow._proto_columns = None  # record by record, through the runtime
+    clean: list[bytes | None] = [write[fmt](e, f"hostile-{fmt}") for e in events(20, seed=seed)]
+    columnar = fast._read_avro_columns if fmt == "avro" else fast._read_proto_columns
+    assert columnar(clean) is not None  # the clean batch is read by the kernel
+    for values in (clean, [*clean, *(HEADERS[fmt] + p for p in payloads)]):
+        a, b = fast.decode(values), slow.decode(values)
+        assert repr((a.ids, a.features, a.predictions, a.timestamps.tolist(), a.models)) == repr(
+            (b.ids, b.features, b.predictions, b.timestamps.tolist(), b.models)
+        )
+        assert [(r.index, r.error.reason) for r in a.rejected] == [
+            (r.index, r.error.reason) for r in b.rejected
+        ]
