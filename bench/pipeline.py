@@ -268,7 +268,7 @@ def _processor_only(values: list[bytes], profile: Path) -> float:
     cfg = parse_config(_config_text("127.0.0.1:1", "t", profile), env={})
     processor = MonitoringProcessor(cfg, load_profiles(cfg), [])
     processor.warm_up()
-    decoder = StreamDecoder(cfg.streams[0])
+    decoder = StreamDecoder(cfg.streams[0], kinds=processor.feature_kinds("events"))
     started = time.perf_counter()
     for lo in range(0, len(values), 5000):
         processor.process(cfg.streams[0], decoder.decode(values[lo : lo + 5000]))
@@ -325,10 +325,14 @@ def main() -> None:
             size = sum(len(v) for v in values) / n
 
             from driftd.decoding import StreamDecoder
+            from driftd.monitoring.pipeline import MonitoringProcessor, load_profiles
 
-            decoder = StreamDecoder(
-                parse_config(_config_text(bootstrap, topic, profile), env={}).streams[0]
+            # The decoder the daemon builds: typed by the kinds of the monitors' features.
+            floor_cfg = parse_config(_config_text(bootstrap, topic, profile), env={})
+            kinds = MonitoringProcessor(floor_cfg, load_profiles(floor_cfg), []).feature_kinds(
+                "events"
             )
+            decoder = StreamDecoder(floor_cfg.streams[0], kinds=kinds)
             runs: dict[str, list[Timing]] = {}
             for _ in range(args.rounds):  # interleaved: every reader once per round
                 for name, run in [

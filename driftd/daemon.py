@@ -66,7 +66,7 @@ from driftd.metrics import Metrics
 from driftd.processor import Processor
 from driftd.producing import ProduceError
 from driftd.rebalance import hand_over
-from driftd.sources.base import Batch, Partition, RecordLike, Source
+from driftd.sources.base import Batch, Partition, RecordLike, Source, values_of
 from driftd.systemd import Notifier
 from driftd.timeunits import UnitCheck
 
@@ -372,7 +372,7 @@ class Daemon:
         for partition, records in batch.items():
             count += len(records)
             # One topic may feed several streams (other field mappings): read the values once.
-            values = [r.value for r in records]
+            values = values_of(records)
             for stream, decoder in self._by_topic.get(partition.topic, ()):
                 self._process(partition, records, values, stream, decoder)
             offsets[partition] = records[-1].offset + 1
@@ -401,7 +401,7 @@ class Daemon:
             return True
         try:
             for partition, records in batch.items():
-                values = [r.value for r in records]
+                values = values_of(records)
                 for _, decoder in self._by_topic.get(partition.topic, ()):
                     decoder.prepare(values)
         except RegistryUnavailableError as exc:

@@ -40,6 +40,17 @@ class Record:
 
 
 Batch = dict[Partition, Sequence[RecordLike]]
+
+
+def values_of(records: Sequence[RecordLike]) -> list[bytes | None]:
+    """The values of ``records``: in one pass over the client's own messages when the
+    sequence offers it (``record_values``), without a record object each."""
+    read = getattr(records, "record_values", None)
+    if read is not None:
+        return read()  # type: ignore[no-any-return]
+    return [r.value for r in records]
+
+
 AssignmentListener = Callable[[set[Partition], set[Partition]], None]
 
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, overload
 
 import msgspec
 
@@ -108,6 +108,36 @@ class RdRecord:
     def headers(self) -> list[tuple[str, bytes]] | None:
         """The record headers, in order."""
         return self._message.headers()
+
+
+class RdRecords(Sequence[RdRecord]):
+    """One partition's records of a poll, kept as confluent-kafka's messages: a record
+    object is made only for a record read by index or iteration; the loop takes the values
+    of all of them in one pass (``record_values``) and the offset of the last."""
+
+    __slots__ = ("messages",)
+
+    def __init__(self, messages: list[Any] | None = None) -> None:
+        self.messages: list[Any] = messages if messages is not None else []
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    @overload
+    def __getitem__(self, i: int) -> RdRecord: ...
+    @overload
+    def __getitem__(self, i: slice) -> RdRecords: ...
+    def __getitem__(self, i: int | slice) -> RdRecord | RdRecords:
+        if isinstance(i, slice):
+            return RdRecords(self.messages[i])
+        return RdRecord(self.messages[i])
+
+    def __iter__(self) -> Iterator[RdRecord]:
+        return map(RdRecord, self.messages)
+
+    def record_values(self) -> list[bytes | None]:
+        """Every record's value, in order."""
+        return [m.value() for m in self.messages]
 
 
 class RdKafkaSource:
@@ -292,8 +322,8 @@ class RdKafkaSource:
             raise SourceError(f"poll failed (librdkafka): {exc}") from exc
         except RuntimeError as exc:  # a closed consumer
             raise SourceError(f"poll on a closed consumer: {exc}") from exc
-        batch: dict[Partition, list[Any]] = {}
-        current: list[Any] | None = None
+        batch: dict[Partition, RdRecords] = {}
+        current: list[Any] | None = None  # the messages of the partition being filled
         current_key: tuple[str, int] | None = None
         for m in messages:
             error = m.error()
@@ -303,9 +333,9 @@ class RdKafkaSource:
             key = (m.topic(), m.partition())
             if key != current_key:
                 current_key = key
-                current = batch.setdefault(Partition(*key), [])
+                current = batch.setdefault(Partition(*key), RdRecords()).messages
             assert current is not None
-            current.append(RdRecord(m))
+            current.append(m)
         if batch:
             self._set_up(True)  # records came: a broker answers, whatever the statistics said
         self._say_unreachable()
