@@ -209,14 +209,14 @@ class StreamDecoder:
             assert stream.schema_file is not None
             self._avro_schema = avro.load_schema(stream.schema_file)
             self._rows = avro.rows_of(self._avro_schema)
-        self._json_schema = self.registry is not None and stream.format == "json_schema"
-        self._json_schema = self._json_schema and stream.protocol == "none"
+        plain = stream.protocol == "none"
+        self._json_schema = self.registry is not None and stream.format == "json_schema" and plain
+        plain = plain and not self._rest  # the kernels read whole values at struct paths
         # Avro datums of a flat enough schema go straight into columns (driftd.avrocolumns);
         # the rest (and any batch it does not read exactly) through fastavro, record by record.
         self._avro_columns: AvroColumns | None = None
         self._proto_columns: ProtoColumns | None = None
         numeric = {sp for sp, t in types.items() if t is _KIND_TYPES["numeric"]}
-        plain = not self._rest and stream.protocol == "none"
         if stream.format == "avro" and plain:
             from driftd.avrocolumns import AvroColumns
 
@@ -251,20 +251,16 @@ class StreamDecoder:
         ``records`` (aligned with ``values``) and ``partition`` feed the record paths (key,
         kafka.*, headers.*); without them those fields are missing. With a ``protocol``, a
         record gives one event per row, and ``index`` repeats its position."""
+        read = None
         if self._avro_columns is not None:
             read = self._read_avro_columns(values)
-            if read is not None:
-                index = list(range(len(values)))
-                return self._assemble(
-                    read.values, index, [], records, partition, numbers=self._by_feature(read)
-                )
-        if self._proto_columns is not None:
+        elif self._proto_columns is not None:
             read = self._read_proto_columns(values)
-            if read is not None:
-                index = list(range(len(values)))
-                return self._assemble(
-                    read.values, index, [], records, partition, numbers=self._by_feature(read)
-                )
+        if read is not None:
+            index = list(range(len(values)))
+            return self._assemble(
+                read.values, index, [], records, partition, numbers=self._by_feature(read)
+            )
         if self._json_schema:
             # JSON after the wire prefix: the flat-JSON decoders read the batch whole when
             # every record is an object of a resolved id; anything else goes by the rows.
@@ -309,15 +305,9 @@ class StreamDecoder:
         """The JSON after each value's wire prefix when every prefix names a resolved JSON
         Schema id, else None."""
         assert self.registry is not None
-        try:
-            heads = {v[:5] for v in values}  # type: ignore[index]
-        except TypeError:  # a tombstone
+        groups = _by_schema_id(values)
+        if groups is None or not all(self.registry.resolved("json_schema", i) for i in groups):
             return None
-        for head in heads:
-            if len(head) != 5 or head[0] != 0:
-                return None
-            if not self.registry.resolved("json_schema", int.from_bytes(head[1:5], "big")):
-                return None
         return [v[5:] for v in values]  # type: ignore[index]
 
     def _read_avro_columns(self, values: Sequence[bytes | None]) -> Columns | None:
@@ -329,25 +319,15 @@ class StreamDecoder:
             if program is None:
                 return None
             return columns.read(list(values), [(program, list(range(len(values))), 0)])
-        # Group by the 5-byte wire prefix (a zero byte and the schema id): one slice per
-        # value, and nearly always one group.
-        try:
-            heads = [v[:5] for v in values]  # type: ignore[index]
-        except TypeError:  # a tombstone
+        by_id = _by_schema_id(values)
+        if by_id is None:
             return None
-        kinds = set(heads)
         groups = []
-        for head in kinds:
-            if len(head) != 5 or head[0] != 0:
-                return None
-            known = self.registry.avro_schema(int.from_bytes(head[1:5], "big"))
-            program = None if known is None else columns.program(head, *known)
+        for sid, positions in by_id.items():
+            known = self.registry.avro_schema(sid)
+            program = None if known is None else columns.program(sid, *known)
             if program is None:
                 return None
-            if len(kinds) == 1:
-                positions = list(range(len(values)))
-            else:
-                positions = [i for i, h in enumerate(heads) if h == head]
             groups.append((program, positions, 5))
         return columns.read(list(values), groups)
 
@@ -633,6 +613,24 @@ class StreamDecoder:
         except OverflowError:
             # An integer with hundreds of digits: not a time, and float() cannot hold it.
             raise DecodeError("bad_timestamp", f"{unit} timestamp out of range") from None
+
+
+def _by_schema_id(values: Sequence[bytes | None]) -> dict[int, list[int]] | None:
+    """Positions of the values by the schema id of their wire prefix (a zero byte and four
+    bytes of id), from one slice per value; None when a value is not on the wire format."""
+    try:
+        heads = [v[:5] for v in values]  # type: ignore[index]
+    except TypeError:  # a tombstone
+        return None
+    distinct = set(heads)
+    if any(len(h) != 5 or h[0] != 0 for h in distinct):
+        return None
+    if len(distinct) == 1:  # nearly always: one writer schema per batch
+        return {int.from_bytes(heads[0][1:5], "big"): list(range(len(values)))}
+    out: dict[int, list[int]] = {}
+    for i, head in enumerate(heads):
+        out.setdefault(int.from_bytes(head[1:5], "big"), []).append(i)
+    return out
 
 
 # A struct type and, per field in its order, the struct path of a leaf or a nested node.

@@ -179,7 +179,7 @@ def _plan(descriptor: Any) -> list[tuple[str, int, Any]]:
     for field in descriptor.fields:
         converts = field.message_type is not None or field.enum_type is not None
         converts = converts or field.type == field.TYPE_BYTES
-        if _repeated(field):
+        if is_repeated(field):
             entry = field.message_type
             if entry is not None and entry.GetOptions().map_entry:
                 plan.append((field.name, _MAP, entry.fields_by_name["value"]))
@@ -192,7 +192,8 @@ def _plan(descriptor: Any) -> list[tuple[str, int, Any]]:
     return plan
 
 
-def _repeated(field: Any) -> bool:
+def is_repeated(field: Any) -> bool:
+    """Whether a field descriptor is repeated (on every protobuf runtime version)."""
     repeated = getattr(field, "is_repeated", None)
     if repeated is not None:
         return bool(repeated)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from driftd.avrocolumns import (
+from driftd.columnar import (
     T_BOOL,
     T_BYTES,
     T_ENUM,
@@ -34,7 +34,9 @@ from driftd.avrocolumns import (
     UnsupportedError,
     column_values,
     number_column,
+    spans,
 )
+from driftd.protobuf import is_repeated
 
 # Value kinds of a field (after its wire type).
 (K_DOUBLE, K_FLOAT, K_INT64, K_UINT64, K_INT32, K_UINT32, K_SINT32, K_SINT64, K_FIXED32,
@@ -93,7 +95,7 @@ def compile_message(descriptor: Any, paths: list[str]) -> Program:
             field = d.fields_by_name.get(name)
             if field is None:
                 raise UnsupportedError(f"{path!r}: no field {name!r}")
-            if _repeated(field) or (field.containing_oneof is not None and not _synthetic(field)):
+            if is_repeated(field) or (field.containing_oneof is not None and not _synthetic(field)):
                 raise UnsupportedError(f"{path!r} goes through a repeated or oneof field")
             last = depth == len(parts) - 1
             if last == (field.type == _MESSAGE_TYPE):
@@ -133,7 +135,7 @@ def compile_message(descriptor: Any, paths: list[str]) -> Program:
                 key = ("path", sub) if on_path else ("type", field.message_type.full_name)
                 child = node(key, field.message_type)
             slot = slot_at.get((where, field.number), -1) if tag == "path" else -1
-            rows.append((field.number, kind, int(_repeated(field)), child, slot))
+            rows.append((field.number, kind, int(is_repeated(field)), child, slot))
         tables.append(rows)
         i += 1
     parent = [0] * len(paths)
@@ -202,13 +204,6 @@ def _required(field: Any) -> bool:
     if required is not None:
         return bool(required)
     return bool(field.label == field.LABEL_REQUIRED)
-
-
-def _repeated(field: Any) -> bool:
-    repeated = getattr(field, "is_repeated", None)
-    if repeated is not None:
-        return bool(repeated)
-    return bool(field.label == field.LABEL_REPEATED)
 
 
 def _synthetic(field: Any) -> bool:
@@ -484,12 +479,9 @@ class ProtoColumns:
     def read(self, values: list[bytes], program: Program, offset: int) -> Columns | None:
         """Columns of ``values``, each a message of ``program`` from byte ``offset``; None
         when any value is not read exactly."""
-        data = b"".join(values)
-        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-        ends = np.cumsum(lengths)
-        starts = ends - lengths + offset
+        data, buf, starts, ends = spans(values, offset)
         tags, ints, floats, text, ok = read_batch(
-            np.frombuffer(data, dtype=np.uint8), starts, ends, program.first, program.count,
+            buf, starts, ends, program.first, program.count,
             program.number, program.kind, program.repeated, program.child, program.slot,
             program.default_tag, program.default_int, program.parent, program.slots,
         )  # fmt: skip

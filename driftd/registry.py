@@ -223,9 +223,7 @@ class Registry:
 
     def avro_schema(self, sid: int) -> tuple[Any, dict[str, Any]] | None:
         """The parsed Avro schema of a resolved id and the named types it references."""
-        if ("avro", sid) not in self._readers:
-            return None
-        return self._avro_schemas.get(sid)
+        return self._avro_schemas.get(sid) if self.resolved("avro", sid) else None
 
     def _protobuf(self, sid: int) -> Reader:
         from driftd.protobuf import message_reader
