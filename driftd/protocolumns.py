@@ -321,7 +321,8 @@ def read_batch(  # noqa: PLR0917
                 break
             field = np.int64(key >> np.uint64(3))
             wire = np.int64(key & np.uint64(7))
-            if field == 0 or wire == 3 or wire == 4 or wire > 5:  # noqa: PLR1714 (Numba)
+            # Field numbers run from 1 to 2^29 - 1; the runtime calls any other corrupt.
+            if field == 0 or field > 536_870_911 or wire == 3 or wire == 4 or wire > 5:  # noqa: PLR1714
                 good = False
                 break
             e = _find(number, first[node], count[node], field)

@@ -179,6 +179,11 @@ def test_defaults_presence_and_absent_messages() -> None:
     assert read.values["features.maybe"] == [None, None, 0.0]  # presence: none unless set
     assert read.values["features.color"] == [None, "RED", "RED"]
     assert read.values["id"] == ["", "", ""]
+    # A tag whose field number is past 2^29 - 1 is corrupt to the runtime, so to the kernel
+    # (found by the byte-noise test: d1 ff ff ff ff 89 01 where a float's tag was).
+    good = _build({"features": {"d": 1.0}})
+    assert _read([good + bytes.fromhex("d1ffffffff8901") + b"\x00" * 4]) is None
+    assert _read([good + bytes.fromhex("f8ffffff0f") + b"\x00"]) is not None  # 2^29 - 1
     # A uint64 past 2^63 does not fit the kernel's integers: left to the runtime.
     assert _read([_build({"features": {"u64": 2**63}})]) is None
     assert _read([_build({"features": {"fx64": 2**64 - 1}})]) is None
