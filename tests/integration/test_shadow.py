@@ -83,6 +83,9 @@ def test_a_shadow_that_diverges_pages_and_one_that_agrees_does_not(
                 60,
                 "a Slack message about the shadow",
             )
+            # The message goes out at the first diverging window; the last ones may still be
+            # on their way through the loop.
+            wait_until(lambda: status()["pairs"] == 9 * WINDOW, 60, "every pair joined")
         finally:
             runtime.daemon.stop()
             run.join(60)
